@@ -1,0 +1,217 @@
+import { ConflictError, PluginStateError, StorageError, ValidationError } from './errors.js';
+import { normalizePluginId } from './ids.js';
+import { exceedsBytes, findJsonIssues } from './json.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { resolveLimits, type StateLimits } from './limits.js';
+import type { PluginStateStorage, StorageOptions } from './storage.js';
+import type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './types.js';
+
+/** A state that passed every check, ready for a backend to store. */
+export interface ValidRecord {
+  pluginId: PluginId;
+  version: number;
+  lastModified: Date;
+  data: JsonValue;
+  /** `data` serialized once by the guard; backends store these bytes rather than serializing again. */
+  dataJson: string;
+}
+
+/**
+ * The one guard every backend stands behind (the idea of kysely's RuntimeDriver): it checks ids,
+ * data and limits before any I/O, opens the store once, applies operations on one id in call order,
+ * refuses work after `close()`, and turns unexpected failures into `StorageError`s. A backend
+ * extends it and implements the five `*Record(s)` methods, so it cannot forget a rule.
+ */
+export abstract class GuardedStorage implements PluginStateStorage {
+  protected readonly limits: StateLimits;
+  private readonly reportHook: ReportHook | undefined;
+  private readonly queue = new KeyedQueue();
+  private opening: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: StorageOptions = {}) {
+    this.limits = resolveLimits(options.limits);
+    this.reportHook = options.onReport;
+  }
+
+  /** Where the store keeps its data, for messages: a folder, a file, a table. */
+  protected abstract describeLocation(pluginId?: PluginId): string;
+  protected abstract openStore(): Promise<void>;
+  /** Stores the record with compare-and-set; returns the new revision. */
+  protected abstract writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number>;
+  /** Returns a fresh copy the caller may mutate, or undefined when nothing is stored. */
+  protected abstract readRecord(pluginId: PluginId): Promise<PluginState | undefined>;
+  protected abstract removeRecord(pluginId: PluginId): Promise<void>;
+  /** Returns fresh copies of every readable record. */
+  protected abstract readAllRecords(): Promise<PluginState[]>;
+  protected abstract closeStore(): Promise<void>;
+
+  open(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError('open'));
+    this.opening ??= this.openStore().catch((error: unknown) => {
+      this.opening = undefined; // a later call may retry, e.g. once a missing mount is back
+      throw this.wrap(error, 'open');
+    });
+    return this.opening;
+  }
+
+  async saveState(state: PluginState, options?: SaveOptions): Promise<PluginState> {
+    const record = this.validate(state, 'saveState');
+    const expected = options?.expectedRevision;
+    if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
+      throw new ValidationError(
+        `saveState: expectedRevision of plugin ${record.pluginId} must be a whole number >= 0, got ${String(expected)}.`,
+        { pluginId: record.pluginId, operation: 'saveState' },
+      );
+    }
+    await this.ready('saveState');
+    const revision = await this.queue.run(record.pluginId, () =>
+      this.guarded('saveState', record.pluginId, () => this.writeRecord(record, expected)),
+    );
+    return {
+      pluginId: record.pluginId,
+      data: state.data,
+      lastModified: new Date(record.lastModified.getTime()),
+      version: record.version,
+      revision,
+    };
+  }
+
+  async loadState(pluginId: PluginId): Promise<PluginState | undefined> {
+    const id = normalizePluginId(pluginId, 'loadState');
+    await this.ready('loadState');
+    return this.queue.run(id, () => this.guarded('loadState', id, () => this.readRecord(id)));
+  }
+
+  async deleteState(pluginId: PluginId): Promise<void> {
+    const id = normalizePluginId(pluginId, 'deleteState');
+    await this.ready('deleteState');
+    return this.queue.run(id, () => this.guarded('deleteState', id, () => this.removeRecord(id)));
+  }
+
+  async listStates(): Promise<PluginState[]> {
+    await this.ready('listStates');
+    return this.guarded('listStates', undefined, () => this.readAllRecords());
+  }
+
+  /** Waits for the operations in flight, then releases the store. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.queue.idle();
+      if (this.opening) {
+        const opened = await this.opening.then(
+          () => true,
+          () => false,
+        );
+        if (opened) await this.closeStore();
+      }
+    })();
+    return this.closing;
+  }
+
+  /** Sends a report to the `onReport` hook; a throwing hook never fails the operation. */
+  protected report(report: StateReport): void {
+    if (!this.reportHook) return;
+    try {
+      this.reportHook(report);
+    } catch {
+      // A host's logging bug must not turn a successful save into a failure.
+    }
+  }
+
+  /** The `ConflictError` every backend throws when `expectedRevision` does not match. */
+  protected conflict(pluginId: PluginId, expectedRevision: number, storedRevision: number): ConflictError {
+    const stored = storedRevision === 0 ? 'nothing is stored' : `revision ${storedRevision} is stored`;
+    return new ConflictError(
+      `saveState: plugin ${pluginId} was saved with expectedRevision ${expectedRevision}, but ${stored} in ${this.describeLocation(pluginId)}. ` +
+        'Load the state again, apply your change to it, and save with its revision.',
+      {
+        pluginId,
+        operation: 'saveState',
+        location: this.describeLocation(pluginId),
+        storedRevision,
+        expectedRevision,
+      },
+    );
+  }
+
+  private validate(state: PluginState, operation: string): ValidRecord {
+    if (state === null || typeof state !== 'object') {
+      throw new ValidationError(
+        `${operation}: expected a state object { pluginId, data, lastModified }, got ${state}.`,
+        {
+          operation,
+        },
+      );
+    }
+    const pluginId = normalizePluginId(state.pluginId, operation);
+    const fail = (message: string, issues = [{ path: 'state', message }]) =>
+      new ValidationError(`${operation}: the state of plugin ${pluginId} was refused: ${message}`, {
+        pluginId,
+        operation,
+        issues,
+      });
+    const version = state.version ?? 1;
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw fail(`version must be a whole number >= 1, got ${String(state.version)}.`);
+    }
+    let lastModified = state.lastModified ?? new Date();
+    if (!(lastModified instanceof Date) || Number.isNaN(lastModified.getTime())) {
+      throw fail('lastModified must be a valid Date.');
+    }
+    lastModified = new Date(lastModified.getTime());
+    const issues = findJsonIssues(state.data, this.limits.maxDepth);
+    if (issues.length > 0) {
+      const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+      throw fail(`data is not plain JSON (${listed}). Nothing was stored.`, issues);
+    }
+    const dataJson = JSON.stringify(state.data);
+    const bytes = exceedsBytes(dataJson, this.limits.maxBytes);
+    if (bytes !== undefined) {
+      throw fail(
+        `data is ${bytes} bytes serialized, over the limit of ${this.limits.maxBytes}. Nothing was stored.`,
+        [{ path: 'data', message: `${bytes} bytes, over the limit of ${this.limits.maxBytes}` }],
+      );
+    }
+    return { pluginId, version, lastModified, data: state.data, dataJson };
+  }
+
+  private async ready(operation: string): Promise<void> {
+    if (this.closing) throw this.closedError(operation);
+    await this.open();
+  }
+
+  private async guarded<T>(
+    operation: string,
+    pluginId: PluginId | undefined,
+    task: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      throw this.wrap(error, operation, pluginId);
+    }
+  }
+
+  private wrap(error: unknown, operation: string, pluginId?: PluginId): PluginStateError {
+    if (error instanceof PluginStateError) return error;
+    const subject = pluginId ? ` of plugin ${pluginId}` : '';
+    const reason = error instanceof Error ? error.message : String(error);
+    return new StorageError(
+      `${operation}${subject} failed in ${this.describeLocation(pluginId)}: ${reason}`,
+      {
+        pluginId,
+        operation,
+        location: this.describeLocation(pluginId),
+        cause: error,
+      },
+    );
+  }
+
+  private closedError(operation: string): StorageError {
+    return new StorageError(
+      `${operation}: the store at ${this.describeLocation()} is closed. Open a new storage instance to keep working.`,
+      { operation, location: this.describeLocation() },
+    );
+  }
+}

@@ -1,0 +1,23 @@
+// The public surface of `plugin-state`. Only exports live here.
+
+export {
+  BatchError,
+  type BatchFailure,
+  ConflictError,
+  type ErrorContext,
+  IntegrityError,
+  PermissionError,
+  PluginStateError,
+  type PluginStateErrorCode,
+  SerializationError,
+  StorageError,
+  ValidationError,
+  type ValidationIssue,
+  VersionIncompatibilityError,
+} from './core/errors.js';
+export { GuardedStorage, type ValidRecord } from './core/guarded-storage.js';
+export { isPluginId, PLUGIN_ID_NAMESPACE, pluginIdFromName } from './core/ids.js';
+export { DEFAULT_LIMITS, type StateLimits } from './core/limits.js';
+export type { PluginStateStorage, StorageOptions } from './core/storage.js';
+export type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './core/types.js';
+export { MemoryStateStorage } from './storage/memory.js';
