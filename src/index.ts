@@ -20,4 +20,10 @@ export { isPluginId, PLUGIN_ID_NAMESPACE, pluginIdFromName } from './core/ids.js
 export { DEFAULT_LIMITS, type StateLimits } from './core/limits.js';
 export type { PluginStateStorage, StorageOptions } from './core/storage.js';
 export type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './core/types.js';
+export {
+  type FileSystemApi,
+  FileSystemStateStorage,
+  type FileSystemStorageOptions,
+  nodeFileSystem,
+} from './storage/file-system/index.js';
 export { MemoryStateStorage } from './storage/memory.js';

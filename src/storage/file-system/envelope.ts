@@ -1,0 +1,110 @@
+import { JsonDecodeError, parseStoredJson } from '../../core/json.js';
+import type { StateLimits } from '../../core/limits.js';
+import type { JsonValue, PluginId } from '../../core/types.js';
+
+/** Format version of the file envelope; a file of a newer format is refused, never misread. */
+export const ENVELOPE_FORMAT = 1;
+
+const DATA_MARKER = '\n  "data": ';
+/** Every complete file ends so; compact JSON data never contains a raw newline, so a cut file cannot. */
+const TRAILER = '\n}\n';
+
+export interface EnvelopeHeader {
+  pluginId: PluginId;
+  version: number;
+  revision: number;
+  lastModified: Date;
+}
+
+/**
+ * Writes a state as one human-readable JSON document: the metadata one field per line, then the
+ * data, compact. The layout is fixed so that the header can be read from the first bytes alone.
+ */
+export function encodeEnvelope(header: EnvelopeHeader, dataJson: string): string {
+  return (
+    `{\n  "format": ${ENVELOPE_FORMAT},\n  "pluginId": "${header.pluginId}",\n  "version": ${header.version},\n` +
+    `  "revision": ${header.revision},\n  "lastModified": "${header.lastModified.toISOString()}",${DATA_MARKER}` +
+    `${dataJson}${TRAILER}`
+  );
+}
+
+export class EnvelopeError extends Error {}
+
+function checkHeader(value: unknown, expectedId: PluginId): EnvelopeHeader {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new EnvelopeError('the file does not hold a JSON object');
+  }
+  const record = value as Record<string, unknown>;
+  if (record.format !== ENVELOPE_FORMAT) {
+    throw new EnvelopeError(
+      typeof record.format === 'number' && record.format > ENVELOPE_FORMAT
+        ? `envelope format ${record.format} is newer than this library reads (${ENVELOPE_FORMAT}); upgrade plugin-state`
+        : `"format" is ${JSON.stringify(record.format)}, expected ${ENVELOPE_FORMAT}`,
+    );
+  }
+  if (typeof record.pluginId !== 'string' || record.pluginId !== expectedId) {
+    throw new EnvelopeError(
+      `"pluginId" is ${JSON.stringify(record.pluginId)}, but the file is named for ${expectedId}`,
+    );
+  }
+  for (const field of ['version', 'revision'] as const) {
+    const n = record[field];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+      throw new EnvelopeError(`"${field}" is ${JSON.stringify(n)}, expected a whole number >= 1`);
+    }
+  }
+  const lastModified = typeof record.lastModified === 'string' ? new Date(record.lastModified) : undefined;
+  if (!lastModified || Number.isNaN(lastModified.getTime())) {
+    throw new EnvelopeError(`"lastModified" is ${JSON.stringify(record.lastModified)}, expected an ISO date`);
+  }
+  return {
+    pluginId: expectedId,
+    version: record.version as number,
+    revision: record.revision as number,
+    lastModified,
+  };
+}
+
+/** Reads a whole file's bytes into a state, trusting nothing in them. */
+export function decodeEnvelope(
+  bytes: Buffer,
+  expectedId: PluginId,
+  limits: StateLimits,
+): EnvelopeHeader & { data: JsonValue } {
+  if (bytes.length === 0) throw new EnvelopeError('the file is empty (0 bytes)');
+  let parsed: unknown;
+  try {
+    parsed = parseStoredJson(bytes, limits);
+  } catch (error) {
+    throw new EnvelopeError(error instanceof JsonDecodeError ? error.message : String(error));
+  }
+  const header = checkHeader(parsed, expectedId);
+  const record = parsed as Record<string, unknown>;
+  if (!Object.hasOwn(record, 'data')) throw new EnvelopeError('the "data" field is missing');
+  return { ...header, data: record.data as JsonValue };
+}
+
+/**
+ * Reads the header from the first bytes of a file and checks that the file is complete, without
+ * parsing the data: what a save needs to know about the state it replaces, cheaply even at 10 MiB.
+ * Throws `EnvelopeError` when the header is unreadable or the file is cut short.
+ */
+export function decodeHeader(head: Buffer, tail: Buffer, expectedId: PluginId): EnvelopeHeader {
+  const text = head.toString('utf8');
+  const end = text.indexOf(DATA_MARKER);
+  if (end < 0) throw new EnvelopeError('the header is unreadable');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(`${text.slice(0, end - 1)}}`);
+  } catch (error) {
+    throw new EnvelopeError(
+      `the header is unreadable: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (tail.toString('latin1') !== TRAILER)
+    throw new EnvelopeError('the file is cut short (its end is missing)');
+  return checkHeader(parsed, expectedId);
+}
+
+export const HEADER_READ_BYTES = 512;
+export const TRAILER_BYTES = TRAILER.length;

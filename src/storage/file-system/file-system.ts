@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SerializationError, StorageError } from '../../core/errors.js';
+import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
+import type { StorageOptions } from '../../core/storage.js';
+import type { PluginId, PluginState } from '../../core/types.js';
+import { DirectoryIndex } from './directory-index.js';
+import {
+  decodeEnvelope,
+  decodeHeader,
+  EnvelopeError,
+  type EnvelopeHeader,
+  encodeEnvelope,
+  HEADER_READ_BYTES,
+  TRAILER_BYTES,
+} from './envelope.js';
+import { fileSystemError } from './errors.js';
+import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
+import { FileLock, isLockAbandoned, isWriterGone, processStart } from './lock.js';
+
+/** Options of {@link FileSystemStateStorage}; every field has a safe default. */
+export interface FileSystemStorageOptions extends StorageOptions {
+  /** How long a save or delete waits for another process holding the same state's lock (default 10 s). */
+  lockTimeoutMs?: number;
+  /**
+   * Keep decoded states in memory so `listStates` reads only what changed (Linux only; default true).
+   * States over `maxEntryBytes` (default 64 KiB) or past `maxTotalBytes` (default 32 MiB) stay on disk.
+   */
+  listCache?: boolean | { maxEntryBytes?: number; maxTotalBytes?: number };
+  /** The file-system calls to use; tests inject faults through it. Defaults to `node:fs`. */
+  fs?: FileSystemApi;
+}
+
+const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
+const TEMP_FILE = /\.json\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
+const LOCK_FILE = /\.json\.lock(\.break)?$/;
+/** Files up to this size are fully decoded before being replaced, so any corruption is noticed. */
+const FULL_CHECK_BYTES = 16 * 1024;
+
+/**
+ * Stores each plugin's state as one human-readable JSON file, `<baseDir>/<pluginId>.json`.
+ *
+ * A save is durable and atomic: the new file is written to an exclusive temp file (mode 0600) in
+ * the same folder, fsynced, renamed over the old one, and the folder is fsynced; a failed fsync
+ * fails the save. Compare-and-set holds across processes: a per-state lock file surrounds the
+ * check of the stored revision and the rename. A corrupt file is never deleted: loading it is a
+ * `SerializationError` naming it, `listStates` skips it and reports it through `onReport`, and a
+ * save over it first moves it aside to `<pluginId>.json.corrupt-<time>`.
+ *
+ * @example
+ * const storage = new FileSystemStateStorage('./plugin-states');
+ * const saved = await storage.saveState({ pluginId, data: { theme: 'dark' }, lastModified: new Date() });
+ * await storage.saveState({ ...saved, data: { theme: 'light' } }, { expectedRevision: saved.revision });
+ */
+export class FileSystemStateStorage extends GuardedStorage {
+  /** The absolute path of the folder holding the state files. */
+  readonly baseDir: string;
+  private readonly fs: FileSystemApi;
+  private readonly lockTimeoutMs: number;
+  private readonly index: DirectoryIndex;
+  private readonly useListCache: boolean;
+  private dirFd: number | undefined;
+
+  constructor(baseDir: string, options: FileSystemStorageOptions = {}) {
+    super(options);
+    if (typeof baseDir !== 'string' || baseDir.trim() === '') {
+      throw new StorageError('FileSystemStateStorage: baseDir must be a non-empty path to a folder.', {
+        operation: 'configure',
+      });
+    }
+    this.baseDir = resolve(baseDir);
+    this.fs = options.fs ?? nodeFileSystem;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    const cache = options.listCache ?? true;
+    this.useListCache = cache !== false;
+    const limits = typeof cache === 'object' ? cache : {};
+    this.index = new DirectoryIndex(this.baseDir, (name) => STATE_FILE.exec(name)?.[1], {
+      maxEntryBytes: limits.maxEntryBytes ?? 64 * 1024,
+      maxTotalBytes: limits.maxTotalBytes ?? 32 * 1024 * 1024,
+    });
+  }
+
+  protected describeLocation(pluginId?: PluginId): string {
+    return pluginId ? this.filePath(pluginId) : this.baseDir;
+  }
+
+  protected async openStore(): Promise<void> {
+    const { fs } = this;
+    try {
+      // mode is applied only to folders this call creates; umask cannot widen it.
+      fs.mkdirSync(this.baseDir, { recursive: true, mode: 0o700 });
+      if (!fs.statSync(this.baseDir).isDirectory()) {
+        throw new StorageError(
+          `open: ${this.baseDir} exists but is not a folder. Point the storage at a folder.`,
+          {
+            operation: 'open',
+            location: this.baseDir,
+          },
+        );
+      }
+      fs.accessSync(this.baseDir, constants.R_OK | constants.W_OK | constants.X_OK);
+      this.dirFd = fs.openSync(this.baseDir, 'r');
+      this.sweepLeftovers();
+    } catch (error) {
+      if (this.dirFd !== undefined) fs.closeSync(this.dirFd);
+      this.dirFd = undefined;
+      if (error instanceof StorageError) throw error;
+      throw fileSystemError(error, 'open', this.baseDir, undefined);
+    }
+    if (this.useListCache) this.index.start();
+  }
+
+  protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
+    return this.withLock(record.pluginId, 'saveState', () => {
+      const stored = this.readStoredHeader(record.pluginId, expectedRevision);
+      const storedRevision = stored?.revision ?? 0;
+      if (expectedRevision !== undefined && expectedRevision !== storedRevision) {
+        throw this.conflict(record.pluginId, expectedRevision, storedRevision);
+      }
+      const revision = storedRevision + 1;
+      const text = encodeEnvelope(
+        { pluginId: record.pluginId, version: record.version, revision, lastModified: record.lastModified },
+        record.dataJson,
+      );
+      this.writeDurably(record.pluginId, Buffer.from(text, 'utf8'));
+      return revision;
+    });
+  }
+
+  protected async readRecord(pluginId: PluginId): Promise<PluginState | undefined> {
+    return this.readFile(pluginId, 'loadState')?.state;
+  }
+
+  protected async removeRecord(pluginId: PluginId): Promise<void> {
+    await this.withLock(pluginId, 'deleteState', () => {
+      try {
+        this.fs.unlinkSync(this.filePath(pluginId));
+      } catch (error) {
+        if (errnoCode(error) === 'ENOENT') return;
+        throw error;
+      }
+      this.fs.fsyncSync(this.dirFd!);
+    });
+  }
+
+  protected async readAllRecords(): Promise<PluginState[]> {
+    const read = (id: PluginId) => this.readFile(id, 'listStates');
+    const listIds = () =>
+      this.fs.readdirSync(this.baseDir).flatMap((name) => STATE_FILE.exec(name)?.[1] ?? []);
+    const { states, corrupt } = await this.index.list(listIds, read);
+    for (const { pluginId, error } of corrupt) {
+      this.report({
+        operation: 'listStates',
+        pluginId,
+        code: (error as { code?: string }).code,
+        error,
+        recovered: true,
+        message: `listStates skipped plugin ${pluginId}: ${error.message}`,
+      });
+    }
+    return states;
+  }
+
+  protected async closeStore(): Promise<void> {
+    this.index.stop();
+    if (this.dirFd !== undefined) this.fs.closeSync(this.dirFd);
+    this.dirFd = undefined;
+  }
+
+  private filePath(pluginId: PluginId): string {
+    return join(this.baseDir, `${pluginId}.json`);
+  }
+
+  /** Runs a write under the state's cross-process lock, mapping system errors to typed ones. */
+  private async withLock<T>(pluginId: PluginId, operation: string, task: () => T): Promise<T> {
+    const lock = new FileLock(this.fs, `${this.filePath(pluginId)}.lock`);
+    try {
+      await lock.acquire(this.lockTimeoutMs);
+    } catch (error) {
+      throw error instanceof StorageError
+        ? new StorageError(`${operation} of plugin ${pluginId}: ${error.message}`, {
+            pluginId,
+            operation,
+            location: error.location,
+          })
+        : fileSystemError(error, operation, this.filePath(pluginId), pluginId);
+    }
+    try {
+      return task();
+    } catch (error) {
+      if (error instanceof StorageError || (error as { code?: unknown }).code === 'CONFLICT') throw error;
+      if (error instanceof SerializationError) throw error;
+      throw fileSystemError(error, operation, this.filePath(pluginId), pluginId);
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Reads and decodes one state file; undefined when there is none. */
+  private readFile(pluginId: PluginId, operation: string): { state: PluginState; bytes: number } | undefined {
+    const path = this.filePath(pluginId);
+    let bytes: Buffer;
+    try {
+      bytes = this.fs.readFileSync(path);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw fileSystemError(error, operation, path, pluginId);
+    }
+    try {
+      return { state: decodeEnvelope(bytes, pluginId, this.limits), bytes: bytes.length };
+    } catch (error) {
+      if (!(error instanceof EnvelopeError)) throw error;
+      throw new SerializationError(
+        `${operation}: the state file of plugin ${pluginId} is corrupt: ${error.message}. It is kept as is at ${path}; ` +
+          'restore it from a backup, or delete the state (deleteState) to start over.',
+        { pluginId, operation, location: path, cause: error },
+      );
+    }
+  }
+
+  /**
+   * What a save must know of the state it replaces: its revision, and that it is intact. A corrupt
+   * file is moved aside (never deleted) when the save does not depend on its revision.
+   */
+  private readStoredHeader(
+    pluginId: PluginId,
+    expectedRevision: number | undefined,
+  ): EnvelopeHeader | undefined {
+    const path = this.filePath(pluginId);
+    let fd: number;
+    try {
+      fd = this.fs.openSync(path, 'r');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    let problem: Error;
+    try {
+      const size = this.fs.fstatSync(fd).size;
+      if (size <= FULL_CHECK_BYTES) {
+        const bytes = Buffer.allocUnsafe(size);
+        readFully(this.fs, fd, bytes, 0);
+        return decodeEnvelope(bytes, pluginId, this.limits);
+      }
+      const head = Buffer.allocUnsafe(HEADER_READ_BYTES);
+      const tail = Buffer.allocUnsafe(TRAILER_BYTES);
+      readFully(this.fs, fd, head, 0);
+      readFully(this.fs, fd, tail, size - TRAILER_BYTES);
+      return decodeHeader(head, tail, pluginId);
+    } catch (error) {
+      if (!(error instanceof EnvelopeError)) throw error;
+      problem = error;
+    } finally {
+      this.fs.closeSync(fd);
+    }
+    if (expectedRevision !== undefined) {
+      throw new SerializationError(
+        `saveState: the stored state file of plugin ${pluginId} is corrupt (${problem.message}), so its revision cannot be ` +
+          `compared with expectedRevision ${expectedRevision}. It is kept at ${path}; save without expectedRevision to ` +
+          'replace it (the corrupt file is then moved aside), or delete the state first.',
+        { pluginId, operation: 'saveState', location: path, cause: problem },
+      );
+    }
+    const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(':', '-')}`;
+    this.fs.renameSync(path, aside);
+    this.fs.fsyncSync(this.dirFd!);
+    this.report({
+      operation: 'saveState',
+      pluginId,
+      code: 'SERIALIZATION',
+      error: problem,
+      recovered: true,
+      message: `saveState found the state file of plugin ${pluginId} corrupt (${problem.message}); it was moved to ${aside} and the new state saved as revision 1.`,
+    });
+    return undefined;
+  }
+
+  /** Temp file (exclusive, 0600) → every byte written → fsync → rename → fsync of the folder. */
+  private writeDurably(pluginId: PluginId, bytes: Buffer): void {
+    const { fs } = this;
+    const path = this.filePath(pluginId);
+    const temp = `${path}.tmp-${process.pid}-${processStart}-${randomBytes(4).toString('hex')}`;
+    const fd = fs.openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    let renamed = false;
+    try {
+      try {
+        let offset = 0;
+        while (offset < bytes.length) {
+          const written = fs.writeSync(fd, bytes, offset, bytes.length - offset, offset);
+          if (written <= 0)
+            throw new StorageError(`the write to ${temp} made no progress`, { location: temp });
+          offset += written;
+        }
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temp, path);
+      renamed = true;
+      fs.fsyncSync(this.dirFd!);
+    } catch (error) {
+      if (!renamed) removeQuietly(fs, temp);
+      throw error;
+    }
+  }
+
+  /** Removes temp files and locks left by processes that died mid-save. */
+  private sweepLeftovers(): void {
+    for (const name of this.fs.readdirSync(this.baseDir)) {
+      const path = join(this.baseDir, name);
+      const temp = TEMP_FILE.exec(name);
+      if (temp) {
+        if (isWriterGone(Number(temp[1]), temp[2]!)) removeQuietly(this.fs, path);
+      } else if (LOCK_FILE.test(name) && isLockAbandoned(this.fs, path)) {
+        removeQuietly(this.fs, path);
+      }
+    }
+  }
+}
+
+function readFully(fs: FileSystemApi, fd: number, buffer: Buffer, position: number): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const read = fs.readSync(fd, buffer, offset, buffer.length - offset, position + offset);
+    if (read === 0) throw new EnvelopeError('the file is cut short (it ended while being read)');
+    offset += read;
+  }
+}
+
+function removeQuietly(fs: FileSystemApi, path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch {
+    // already gone, or not ours to remove: either way nothing to do
+  }
+}

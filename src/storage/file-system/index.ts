@@ -1,0 +1,2 @@
+export { FileSystemStateStorage, type FileSystemStorageOptions } from './file-system.js';
+export { type FileSystemApi, nodeFileSystem } from './fs-api.js';
