@@ -18,6 +18,10 @@ export {
 export { GuardedStorage, type ValidRecord } from './core/guarded-storage.js';
 export { isPluginId, PLUGIN_ID_NAMESPACE, pluginIdFromName } from './core/ids.js';
 export { DEFAULT_LIMITS, type StateLimits } from './core/limits.js';
+export type { ManagerOptions } from './core/manager-options.js';
+export type { Plugin } from './core/plugin.js';
+export { PluginManager } from './core/plugin-manager.js';
+export { PluginStateManager } from './core/state-manager.js';
 export type { PluginStateStorage, StorageOptions } from './core/storage.js';
 export type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './core/types.js';
 export {

@@ -26,6 +26,8 @@ export abstract class GuardedStorage implements PluginStateStorage {
   protected readonly limits: StateLimits;
   private readonly reportHook: ReportHook | undefined;
   private readonly queue = new KeyedQueue();
+  /** Every public operation still running, so that `close()` can wait for all of them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -55,7 +57,50 @@ export abstract class GuardedStorage implements PluginStateStorage {
     return this.opening;
   }
 
-  async saveState(state: PluginState, options?: SaveOptions): Promise<PluginState> {
+  saveState(state: PluginState, options?: SaveOptions): Promise<PluginState> {
+    return this.track('saveState', () => this.save(state, options));
+  }
+
+  loadState(pluginId: PluginId): Promise<PluginState | undefined> {
+    return this.track('loadState', async () => {
+      const id = normalizePluginId(pluginId, 'loadState');
+      await this.ready('loadState');
+      return this.queue.run(id, () => this.guarded('loadState', id, () => this.readRecord(id)));
+    });
+  }
+
+  deleteState(pluginId: PluginId): Promise<void> {
+    return this.track('deleteState', async () => {
+      const id = normalizePluginId(pluginId, 'deleteState');
+      await this.ready('deleteState');
+      return this.queue.run(id, () => this.guarded('deleteState', id, () => this.removeRecord(id)));
+    });
+  }
+
+  listStates(): Promise<PluginState[]> {
+    return this.track('listStates', async () => {
+      await this.ready('listStates');
+      return this.guarded('listStates', undefined, () => this.readAllRecords());
+    });
+  }
+
+  /** Waits for the operations in flight, then releases the store. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
+      await this.queue.idle();
+      if (this.opening) {
+        const opened = await this.opening.then(
+          () => true,
+          () => false,
+        );
+        if (opened) await this.closeStore();
+      }
+    })();
+    return this.closing;
+  }
+
+  private async save(state: PluginState, options?: SaveOptions): Promise<PluginState> {
     const record = this.validate(state, 'saveState');
     const expected = options?.expectedRevision;
     if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
@@ -75,38 +120,6 @@ export abstract class GuardedStorage implements PluginStateStorage {
       version: record.version,
       revision,
     };
-  }
-
-  async loadState(pluginId: PluginId): Promise<PluginState | undefined> {
-    const id = normalizePluginId(pluginId, 'loadState');
-    await this.ready('loadState');
-    return this.queue.run(id, () => this.guarded('loadState', id, () => this.readRecord(id)));
-  }
-
-  async deleteState(pluginId: PluginId): Promise<void> {
-    const id = normalizePluginId(pluginId, 'deleteState');
-    await this.ready('deleteState');
-    return this.queue.run(id, () => this.guarded('deleteState', id, () => this.removeRecord(id)));
-  }
-
-  async listStates(): Promise<PluginState[]> {
-    await this.ready('listStates');
-    return this.guarded('listStates', undefined, () => this.readAllRecords());
-  }
-
-  /** Waits for the operations in flight, then releases the store. Idempotent. */
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.queue.idle();
-      if (this.opening) {
-        const opened = await this.opening.then(
-          () => true,
-          () => false,
-        );
-        if (opened) await this.closeStore();
-      }
-    })();
-    return this.closing;
   }
 
   /** Sends a report to the `onReport` hook; a throwing hook never fails the operation. */
@@ -174,6 +187,15 @@ export abstract class GuardedStorage implements PluginStateStorage {
       );
     }
     return { pluginId, version, lastModified, data: state.data, dataJson };
+  }
+
+  private track<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(this.closedError(name));
+    const promise = operation();
+    this.inFlight.add(promise);
+    const forget = () => this.inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
   }
 
   private async ready(operation: string): Promise<void> {

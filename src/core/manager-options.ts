@@ -1,0 +1,17 @@
+import type { ReportHook } from './types.js';
+
+/**
+ * Options of `PluginStateManager` and `PluginManager`, always their last argument.
+ *
+ * @example
+ * const manager = PluginStateManager.withMemoryStorage({
+ *   onReport: (report) => console.warn(`[plugin-state] ${report.message}`),
+ * });
+ */
+export interface ManagerOptions {
+  /**
+   * Hears about every failure (beside the thrown error, never instead of it). A hook that throws
+   * is ignored: logging must never break an operation.
+   */
+  onReport?: ReportHook;
+}
