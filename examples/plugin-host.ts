@@ -30,5 +30,7 @@ const states = await PluginManager.withFileStorage(storageDir).listPluginStates(
 console.log(`\n${states.length} states on disk; run \`npm start\` again to see them survive a restart.`);
 for (const state of states.sort((a, b) => a.pluginId.localeCompare(b.pluginId))) {
   const name = plugins.find((plugin) => plugin.id === state.pluginId)?.name ?? 'unknown plugin';
-  console.log(`  ${state.pluginId}.json  ${name.padEnd(14)} revision ${state.revision}  ${JSON.stringify(state.data)}`);
+  console.log(
+    `  ${state.pluginId}.json  ${name.padEnd(14)} revision ${state.revision}  ${JSON.stringify(state.data)}`,
+  );
 }

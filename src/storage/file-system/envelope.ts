@@ -106,5 +106,22 @@ export function decodeHeader(head: Buffer, tail: Buffer, expectedId: PluginId): 
   return checkHeader(parsed, expectedId);
 }
 
+/**
+ * Checks a small stored file completely before a save replaces it: valid JSON text and a valid
+ * header. The read limits are not applied: a file valid under older, wider limits is not corrupt.
+ */
+export function checkStoredFile(bytes: Buffer, expectedId: PluginId): EnvelopeHeader {
+  if (bytes.length === 0) throw new EnvelopeError('the file is empty (0 bytes)');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new EnvelopeError(error instanceof Error ? error.message : String(error));
+  }
+  const header = checkHeader(parsed, expectedId);
+  if (!Object.hasOwn(parsed as object, 'data')) throw new EnvelopeError('the "data" field is missing');
+  return header;
+}
+
 export const HEADER_READ_BYTES = 512;
 export const TRAILER_BYTES = TRAILER.length;

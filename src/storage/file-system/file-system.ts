@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SerializationError, StorageError } from '../../core/errors.js';
+import { PluginStateError, SerializationError, StorageError } from '../../core/errors.js';
 import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
 import type { StorageOptions } from '../../core/storage.js';
 import type { PluginId, PluginState } from '../../core/types.js';
 import { DirectoryIndex } from './directory-index.js';
 import {
+  checkStoredFile,
   decodeEnvelope,
   decodeHeader,
   EnvelopeError,
@@ -189,11 +190,29 @@ export class FileSystemStateStorage extends GuardedStorage {
     try {
       return task();
     } catch (error) {
-      if (error instanceof StorageError || (error as { code?: unknown }).code === 'CONFLICT') throw error;
-      if (error instanceof SerializationError) throw error;
+      if (error instanceof PluginStateError) throw error;
       throw fileSystemError(error, operation, this.filePath(pluginId), pluginId);
     } finally {
+      this.releaseLock(lock, pluginId, operation);
+    }
+  }
+
+  /**
+   * A lock that cannot be removed must not turn a durable, finished save into a failure; it is
+   * reported, and other writers take it over once this process is gone.
+   */
+  private releaseLock(lock: FileLock, pluginId: PluginId, operation: string): void {
+    try {
       lock.release();
+    } catch (error) {
+      this.report({
+        operation,
+        pluginId,
+        code: 'STORAGE',
+        error,
+        recovered: false,
+        message: `${operation} of plugin ${pluginId} could not remove its lock file: ${String(error)}`,
+      });
     }
   }
 
@@ -241,7 +260,7 @@ export class FileSystemStateStorage extends GuardedStorage {
       if (size <= FULL_CHECK_BYTES) {
         const bytes = Buffer.allocUnsafe(size);
         readFully(this.fs, fd, bytes, 0);
-        return decodeEnvelope(bytes, pluginId, this.limits);
+        return checkStoredFile(bytes, pluginId);
       }
       const head = Buffer.allocUnsafe(HEADER_READ_BYTES);
       const tail = Buffer.allocUnsafe(TRAILER_BYTES);
