@@ -113,13 +113,14 @@ export abstract class GuardedStorage implements PluginStateStorage {
     const revision = await this.queue.run(record.pluginId, () =>
       this.guarded('saveState', record.pluginId, () => this.writeRecord(record, expected)),
     );
-    return {
+    const stored: PluginState = {
       pluginId: record.pluginId,
-      data: state.data,
+      data: null,
       lastModified: new Date(record.lastModified.getTime()),
       version: record.version,
       revision,
     };
+    return withDataCopy(stored, record.dataJson);
   }
 
   /** Sends a report to the `onReport` hook; a throwing hook never fails the operation. */
@@ -236,4 +237,30 @@ export abstract class GuardedStorage implements PluginStateStorage {
       { operation, location: this.describeLocation() },
     );
   }
+}
+
+/** Up to this size the copy of saved data is made at once; larger ones are parsed on first access. */
+const EAGER_COPY_CHARS = 64 * 1024;
+
+/**
+ * Gives the record of a save its own copy of the data, with JSON's exact semantics (-0 is 0), as
+ * `loadState` would return it. A large copy is parsed only when `data` is first read: most callers
+ * never read the result of a save, and parsing 1 MiB again would double the cost of the save.
+ */
+function withDataCopy(state: PluginState, dataJson: string): PluginState {
+  if (dataJson.length <= EAGER_COPY_CHARS) {
+    state.data = JSON.parse(dataJson) as JsonValue;
+    return state;
+  }
+  const settle = (value: JsonValue): JsonValue => {
+    Object.defineProperty(state, 'data', { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  Object.defineProperty(state, 'data', {
+    enumerable: true,
+    configurable: true,
+    get: () => settle(JSON.parse(dataJson) as JsonValue),
+    set: settle,
+  });
+  return state;
 }
