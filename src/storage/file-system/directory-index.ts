@@ -23,7 +23,7 @@ export interface DirectoryIndexOptions {
  * again on the next list.
  *
  * Why that is enough: the kernel queues a notification inside the `rename` that publishes a save,
- * before that save is acknowledged; `list` first lets the event loop run its poll phase once, which
+ * before that save is acknowledged; `list` first lets the event loop run one full poll phase, which
  * delivers every queued notification. So a list started after any acknowledged save sees it.
  * Only Linux's inotify gives that order; elsewhere (and if the watcher fails) every list reads all
  * files.
@@ -84,7 +84,12 @@ export class DirectoryIndex {
       }
       return result;
     }
-    await nextTurn(); // deliver the notifications the kernel has already queued
+    // Deliver the notifications the kernel has already queued. One setImmediate is not enough: called
+    // from an I/O callback (the poll phase), it runs in the same loop turn, before the next poll, so
+    // a rename this very process did after that poll (a save just acknowledged) would go unseen.
+    // The second one runs only after the next poll has read every queued notification.
+    await nextTurn();
+    await nextTurn();
     if (!this.complete) {
       this.entries.clear();
       this.totalBytes = 0;

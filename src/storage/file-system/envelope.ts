@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+import secureJson from 'secure-json-parse';
 import { JsonDecodeError, parseStoredJson } from '../../core/json.js';
 import type { StateLimits } from '../../core/limits.js';
 import type { JsonValue, PluginId } from '../../core/types.js';
@@ -112,9 +114,16 @@ export function decodeHeader(head: Buffer, tail: Buffer, expectedId: PluginId): 
  */
 export function checkStoredFile(bytes: Buffer, expectedId: PluginId): EnvelopeHeader {
   if (bytes.length === 0) throw new EnvelopeError('the file is empty (0 bytes)');
+  // What loadState refuses as corrupt must be corrupt here too, or a save would overwrite those bytes
+  // instead of moving them aside: invalid UTF-8 (which toString would silently replace) and
+  // prototype payloads (which the library never writes).
+  if (!isUtf8(bytes)) throw new EnvelopeError('the bytes are not valid UTF-8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = secureJson.parse(bytes.toString('utf8'), undefined, {
+      protoAction: 'error',
+      constructorAction: 'error',
+    });
   } catch (error) {
     throw new EnvelopeError(error instanceof Error ? error.message : String(error));
   }

@@ -141,7 +141,7 @@ export class FileSystemStateStorage extends GuardedStorage {
         if (errnoCode(error) === 'ENOENT') return;
         throw error;
       }
-      this.fs.fsyncSync(this.dirFd!);
+      this.syncFolderAfterChange(pluginId, 'deleteState', `${this.filePath(pluginId)} was removed`);
     });
   }
 
@@ -307,8 +307,8 @@ export class FileSystemStateStorage extends GuardedStorage {
         let offset = 0;
         while (offset < bytes.length) {
           const written = fs.writeSync(fd, bytes, offset, bytes.length - offset, offset);
-          if (written <= 0)
-            throw new StorageError(`the write to ${temp} made no progress`, { location: temp });
+          // A plain Error, so that withLock names the plugin and the operation in the StorageError.
+          if (written <= 0) throw new Error(`the write to ${temp} made no progress (0 bytes written)`);
           offset += written;
         }
         fs.fsyncSync(fd);
@@ -317,10 +317,27 @@ export class FileSystemStateStorage extends GuardedStorage {
       }
       fs.renameSync(temp, path);
       renamed = true;
-      fs.fsyncSync(this.dirFd!);
+      this.syncFolderAfterChange(pluginId, 'saveState', `the new state was written to ${path}`);
     } catch (error) {
       if (!renamed) removeQuietly(fs, temp);
       throw error;
+    }
+  }
+
+  /**
+   * Fsyncs the folder once a rename or unlink has already changed what is stored. Its failure still
+   * fails the call, but must not be reported as "the previous state is unchanged": it is not.
+   */
+  private syncFolderAfterChange(pluginId: PluginId, operation: string, done: string): void {
+    try {
+      this.fs.fsyncSync(this.dirFd!);
+    } catch (error) {
+      const reason = errnoCode(error) ?? (error instanceof Error ? error.message : String(error));
+      throw new StorageError(
+        `${operation} of plugin ${pluginId}: ${done}, but syncing the folder ${this.baseDir} failed (${reason}), ` +
+          'so the change may not survive a power cut. Check the disk (is it full or failing?), then repeat the call.',
+        { pluginId, operation, location: this.filePath(pluginId), cause: error },
+      );
     }
   }
 
