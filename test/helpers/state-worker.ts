@@ -11,6 +11,7 @@
 //   hang-in-save <dir> <id>        starts a save and blocks forever inside it, holding the state's
 //                                  lock with its temp file written; prints "hanging" first
 //   save-loop <dir> <id>           saves forever, printing each acknowledged revision
+//   save-many <dir> <id> <count>   saves <count> times, then prints {"revision"} of the last
 //
 // WORKER_UMASK=<octal> in the environment sets the process umask first (e.g. 0 for umask 000).
 import { writeSync } from 'node:fs';
@@ -171,6 +172,18 @@ async function main(): Promise<void> {
         });
         print({ revision: saved.revision });
       }
+    }
+    case 'save-many': {
+      const [id, count] = args;
+      const store = new FileSystemStateStorage(dir!);
+      let revision = 0;
+      for (let i = 0; i < Number(count); i++) {
+        revision = (await store.saveState({ pluginId: id!, data: { i }, lastModified: new Date() }))
+          .revision!;
+      }
+      await store.close();
+      print({ revision });
+      break;
     }
     default:
       throw new Error(`unknown command ${command}`);

@@ -11,9 +11,11 @@ export function tempDir(t: TestContext): string {
   return dir;
 }
 
-/** The names in a folder, sorted. */
+/** The names in a folder, sorted, less the change journal that every writer keeps there. */
 export function namesIn(dir: string): string[] {
-  return readdirSync(dir).sort();
+  return readdirSync(dir)
+    .filter((name) => name !== '.changes.log')
+    .sort();
 }
 
 /** What the state files in `dir` hold, read straight from disk: id → { revision, data }. */

@@ -1,7 +1,6 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { cloneJson } from '../../core/json.js';
 import type { PluginId, PluginState } from '../../core/types.js';
+import type { ChangeJournal } from './change-journal.js';
 
 /** What the index remembers of one state file. */
 type Entry =
@@ -16,113 +15,85 @@ export interface DirectoryIndexOptions {
   maxTotalBytes: number;
 }
 
+/** Decodes one state file: a fresh state and the file's size, or undefined when it is gone. */
+export type ReadFile = (id: PluginId) => { state: PluginState; bytes: number } | undefined;
+
+/** The state files in the folder, and the ids whose lock file exists. */
+export type ScanFolder = () => { ids: PluginId[]; locked: PluginId[] };
+
+export interface ListResult {
+  states: PluginState[];
+  corrupt: Array<{ pluginId: PluginId; error: Error }>;
+}
+
 /**
- * Keeps the decoded states of a directory in memory so that `listStates` does not read every file
- * (1,000 files took ~21 ms to read here; the target is 5 ms), and stays correct when other
- * processes write: the kernel's change notifications (inotify) mark changed files, which are read
- * again on the next list.
+ * Keeps the decoded states of a folder in memory so that `listStates` does not read every file
+ * (1,000 files took ~21 ms to read here; the target is 5 ms), and stays exact when other processes
+ * write: the shared {@link ChangeJournal} names every id a writer is about to change, and an id
+ * stays "unstable" — re-read on every list — until no live writer holds its lock.
  *
- * Why that is enough: the kernel queues a notification inside the `rename` that publishes a save,
- * before that save is acknowledged; `list` first lets the event loop run one full poll phase, which
- * delivers every queued notification. So a list started after any acknowledged save sees it.
- * Only Linux's inotify gives that order; elsewhere (and if the watcher fails) every list reads all
- * files.
+ * Why a list sees every save acknowledged before it started: the writer appended the id before
+ * its rename and released the lock after it, both before acknowledging. The list reads the journal
+ * (finding the id), checks the lock (free), then reads the file (the new one). A writer that dies
+ * in between leaves a lock with a dead owner, which counts as free: its file is final.
  */
 export class DirectoryIndex {
   private readonly entries = new Map<PluginId, Entry>();
-  private dirty = new Set<PluginId>();
-  private watcher: FSWatcher | undefined;
-  /** True once a full scan has run while the watcher was already listening. */
+  private readonly unstable = new Set<PluginId>();
   private complete = false;
   private totalBytes = 0;
 
   constructor(
-    private readonly dir: string,
-    private readonly idFromFileName: (name: string) => PluginId | undefined,
+    private readonly journal: ChangeJournal,
     private readonly options: DirectoryIndexOptions,
   ) {}
 
-  /** Starts listening; returns false where notifications cannot be trusted for correctness. */
-  start(): boolean {
-    if (process.platform !== 'linux') return false;
-    try {
-      this.watcher = watch(this.dir, { persistent: false }, (_event, fileName) => {
-        const id = typeof fileName === 'string' ? this.idFromFileName(fileName) : undefined;
-        if (id) this.dirty.add(id);
-        else if (fileName == null) this.complete = false; // the kernel could not say which file
-      });
-      this.watcher.on('error', () => this.stop());
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  stop(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    this.complete = false;
-    this.entries.clear();
-    this.totalBytes = 0;
-  }
-
-  /**
-   * Lists every state; `read` decodes one file (undefined when it is gone) and `listIds` reads
-   * the directory. Corrupt files are returned separately, never thrown, so one bad file does not
-   * hide the others.
-   */
-  async list(listIds: () => PluginId[], read: ReadFile): Promise<ListResult> {
-    const result: ListResult = { states: [], corrupt: [] };
-    if (!this.watcher) {
-      for (const id of listIds()) {
-        try {
-          const found = read(id);
-          if (found) result.states.push(found.state);
-        } catch (error) {
-          result.corrupt.push({ pluginId: id, error: error as Error });
-        }
-      }
-      return result;
-    }
-    // Deliver the notifications the kernel has already queued. One setImmediate is not enough: called
-    // from an I/O callback (the poll phase), it runs in the same loop turn, before the next poll, so
-    // a rename this very process did after that poll (a save just acknowledged) would go unseen.
-    // The second one runs only after the next poll has read every queued notification.
-    await nextTurn();
-    await nextTurn();
-    if (!this.complete) {
+  /** Lists every state; corrupt files are returned apart, so one bad file does not hide the rest. */
+  list(scan: ScanFolder, read: ReadFile, isLocked: (id: PluginId) => boolean): ListResult {
+    const changes = this.journal.readChanges();
+    if (changes.rescan || !this.complete) {
       this.entries.clear();
+      this.unstable.clear();
       this.totalBytes = 0;
-      this.dirty.clear();
-      for (const id of listIds()) this.refresh(id, read);
-      this.complete = this.watcher !== undefined;
-    } else if (this.dirty.size > 0) {
-      const changed = this.dirty;
-      this.dirty = new Set();
-      for (const id of changed) this.refresh(id, read);
+      const { ids, locked } = scan();
+      for (const id of ids) this.refresh(id, read);
+      for (const id of locked) this.unstable.add(id);
+      this.complete = true;
+    } else {
+      for (const id of changes.ids) this.unstable.add(id);
     }
+    for (const id of this.unstable) {
+      // The lock is checked before the file is read: free now means any rename before it is done.
+      const held = isLocked(id);
+      this.refresh(id, read);
+      if (!held) this.unstable.delete(id);
+    }
+
+    const result: ListResult = { states: [], corrupt: [] };
     for (const [pluginId, entry] of this.entries) {
       if (entry.kind === 'cached') {
         result.states.push(copyState(entry.state));
       } else if (entry.kind === 'corrupt') {
         result.corrupt.push({ pluginId, error: entry.error });
       } else {
-        try {
-          const found = read(pluginId);
-          if (found) result.states.push(found.state);
-        } catch (error) {
-          result.corrupt.push({ pluginId, error: error as Error });
-        }
+        collect(result, pluginId, read);
       }
     }
     return result;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.unstable.clear();
+    this.complete = false;
+    this.totalBytes = 0;
   }
 
   private refresh(pluginId: PluginId, read: ReadFile): void {
     const previous = this.entries.get(pluginId);
     if (previous?.kind === 'cached') this.totalBytes -= previous.bytes;
     this.entries.delete(pluginId);
-    let found: { state: PluginState; bytes: number } | undefined;
+    let found: ReturnType<ReadFile>;
     try {
       found = read(pluginId);
     } catch (error) {
@@ -140,12 +111,20 @@ export class DirectoryIndex {
   }
 }
 
-/** Decodes one state file: a fresh state and the file's size, or undefined when it is gone. */
-export type ReadFile = (id: PluginId) => { state: PluginState; bytes: number } | undefined;
+/** Reads every state from disk: the list without a cache. */
+export function listWithoutCache(ids: PluginId[], read: ReadFile): ListResult {
+  const result: ListResult = { states: [], corrupt: [] };
+  for (const id of ids) collect(result, id, read);
+  return result;
+}
 
-export interface ListResult {
-  states: PluginState[];
-  corrupt: Array<{ pluginId: PluginId; error: Error }>;
+function collect(result: ListResult, pluginId: PluginId, read: ReadFile): void {
+  try {
+    const found = read(pluginId);
+    if (found) result.states.push(found.state);
+  } catch (error) {
+    result.corrupt.push({ pluginId, error: error as Error });
+  }
 }
 
 function copyState(state: PluginState): PluginState {

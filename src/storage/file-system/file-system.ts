@@ -5,7 +5,8 @@ import { PluginStateError, SerializationError, StorageError } from '../../core/e
 import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
 import type { StorageOptions } from '../../core/storage.js';
 import type { PluginId, PluginState } from '../../core/types.js';
-import { DirectoryIndex } from './directory-index.js';
+import { ChangeJournal, JOURNAL_FILE } from './change-journal.js';
+import { DirectoryIndex, listWithoutCache } from './directory-index.js';
 import {
   checkStoredFile,
   decodeEnvelope,
@@ -18,7 +19,7 @@ import {
 } from './envelope.js';
 import { fileSystemError } from './errors.js';
 import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
-import { FileLock, isLockAbandoned, isWriterGone, processStart } from './lock.js';
+import { FileLock, isLockAbandoned, isLockHeld, isWriterGone, processStart } from './lock.js';
 
 /** Options of {@link FileSystemStateStorage}; every field has a safe default. */
 export interface FileSystemStorageOptions extends StorageOptions {
@@ -34,7 +35,8 @@ export interface FileSystemStorageOptions extends StorageOptions {
 }
 
 const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
-const TEMP_FILE = /\.json\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
+const TEMP_FILE = /\.(?:json|log)\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
+const HELD_LOCK = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json\.lock$/;
 const LOCK_FILE = /\.json\.lock(\.break)?$/;
 /** Files up to this size are fully decoded before being replaced, so any corruption is noticed. */
 const FULL_CHECK_BYTES = 16 * 1024;
@@ -59,8 +61,9 @@ export class FileSystemStateStorage extends GuardedStorage {
   readonly baseDir: string;
   private readonly fs: FileSystemApi;
   private readonly lockTimeoutMs: number;
-  private readonly index: DirectoryIndex;
-  private readonly useListCache: boolean;
+  private readonly journal: ChangeJournal;
+  /** Undefined when the list cache is turned off: every list then reads every file. */
+  private readonly index: DirectoryIndex | undefined;
   private dirFd: number | undefined;
 
   constructor(baseDir: string, options: FileSystemStorageOptions = {}) {
@@ -73,13 +76,15 @@ export class FileSystemStateStorage extends GuardedStorage {
     this.baseDir = resolve(baseDir);
     this.fs = options.fs ?? nodeFileSystem;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    this.journal = new ChangeJournal(this.fs, join(this.baseDir, JOURNAL_FILE));
     const cache = options.listCache ?? true;
-    this.useListCache = cache !== false;
-    const limits = typeof cache === 'object' ? cache : {};
-    this.index = new DirectoryIndex(this.baseDir, (name) => STATE_FILE.exec(name)?.[1], {
-      maxEntryBytes: limits.maxEntryBytes ?? 64 * 1024,
-      maxTotalBytes: limits.maxTotalBytes ?? 32 * 1024 * 1024,
-    });
+    if (cache !== false) {
+      const limits = typeof cache === 'object' ? cache : {};
+      this.index = new DirectoryIndex(this.journal, {
+        maxEntryBytes: limits.maxEntryBytes ?? 64 * 1024,
+        maxTotalBytes: limits.maxTotalBytes ?? 32 * 1024 * 1024,
+      });
+    }
   }
 
   protected describeLocation(pluginId?: PluginId): string {
@@ -109,7 +114,6 @@ export class FileSystemStateStorage extends GuardedStorage {
       if (error instanceof StorageError) throw error;
       throw fileSystemError(error, 'open', this.baseDir, undefined);
     }
-    if (this.useListCache) this.index.start();
   }
 
   protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
@@ -147,9 +151,13 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   protected async readAllRecords(): Promise<PluginState[]> {
     const read = (id: PluginId) => this.readFile(id, 'listStates');
-    const listIds = () =>
-      this.fs.readdirSync(this.baseDir).flatMap((name) => STATE_FILE.exec(name)?.[1] ?? []);
-    const { states, corrupt } = await this.index.list(listIds, read);
+    const { states, corrupt } = this.index
+      ? this.index.list(
+          () => this.scanFolder(),
+          read,
+          (id) => isLockHeld(this.fs, `${this.filePath(id)}.lock`),
+        )
+      : listWithoutCache(this.scanFolder().ids, read);
     for (const { pluginId, error } of corrupt) {
       this.report({
         operation: 'listStates',
@@ -164,9 +172,24 @@ export class FileSystemStateStorage extends GuardedStorage {
   }
 
   protected async closeStore(): Promise<void> {
-    this.index.stop();
+    this.index?.clear();
+    this.journal.close();
     if (this.dirFd !== undefined) this.fs.closeSync(this.dirFd);
     this.dirFd = undefined;
+  }
+
+  private scanFolder(): { ids: PluginId[]; locked: PluginId[] } {
+    const ids: PluginId[] = [];
+    const locked: PluginId[] = [];
+    for (const name of this.fs.readdirSync(this.baseDir)) {
+      const state = STATE_FILE.exec(name);
+      if (state) ids.push(state[1]!);
+      else {
+        const lock = HELD_LOCK.exec(name);
+        if (lock) locked.push(lock[1]!);
+      }
+    }
+    return { ids, locked };
   }
 
   private filePath(pluginId: PluginId): string {
@@ -188,6 +211,8 @@ export class FileSystemStateStorage extends GuardedStorage {
         : fileSystemError(error, operation, this.filePath(pluginId), pluginId);
     }
     try {
+      // Before anything changes on disk: list caches of other processes must hear of it first.
+      this.journal.recordIntent(pluginId);
       return task();
     } catch (error) {
       if (error instanceof PluginStateError) throw error;

@@ -168,3 +168,16 @@ export function isWriterGone(pid: number, start: string): boolean {
 }
 
 export { thisStart as processStart };
+
+/** Whether a live process holds the lock at `path` (a lock left by a dead process is not held). */
+export function isLockHeld(fs: FileSystemApi, path: string): boolean {
+  let target: string;
+  try {
+    target = fs.readlinkSync(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+  const owner = parseOwner(target);
+  return !(owner && owner.host === thisHost && !isAlive(owner));
+}
