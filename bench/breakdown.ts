@@ -9,20 +9,20 @@ import {
   constants,
   fstatSync,
   fsyncSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
-  readlinkSync,
   readSync,
   renameSync,
   rmSync,
-  symlinkSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import secureJson from 'secure-json-parse';
-import { exceedsBytes, exceedsDepth, findJsonIssues } from '../src/core/json.js';
+import { exceedsBytes, findJsonIssues, parseStoredJson } from '../src/core/json.js';
 import { DEFAULT_LIMITS, FileSystemStateStorage, type JsonValue, nodeFileSystem } from '../src/index.js';
 import { ChangeJournal } from '../src/storage/file-system/change-journal.js';
 import {
@@ -85,6 +85,7 @@ function replaySave(
   dir: string,
   dirFd: number,
   journal: ChangeJournal,
+  ownerFile: string,
   data: JsonValue,
 ): string {
   const pluginId = randomUUID();
@@ -92,8 +93,7 @@ function replaySave(
   steps.time('validation walk (findJsonIssues)', false, () => findJsonIssues(data, DEFAULT_LIMITS.maxDepth));
   const dataJson = steps.time('JSON.stringify(data)', true, () => JSON.stringify(data));
   steps.time('size check (exceedsBytes)', false, () => exceedsBytes(dataJson, DEFAULT_LIMITS.maxBytes));
-  const owner = `plugin-state-lock:bench:${process.pid}:0:${randomUUID()}`;
-  steps.time('lock: symlink', false, () => symlinkSync(owner, `${path}.lock`));
+  steps.time('lock: link of the owner file', false, () => linkSync(ownerFile, `${path}.lock`));
   steps.time('change journal: append id + stat', false, () => journal.recordIntent(pluginId));
   steps.time('read of the replaced file (new id: open → ENOENT)', false, () => {
     try {
@@ -102,10 +102,9 @@ function replaySave(
       if ((error as { code?: string }).code !== 'ENOENT') throw error;
     }
   });
-  const text = steps.time('envelope (string concatenation)', false, () =>
+  const bytes = steps.time('envelope encoded into one buffer (raw: Buffer.from)', true, () =>
     encodeEnvelope({ pluginId, version: 1, revision: 1, lastModified: new Date() }, dataJson),
   );
-  const bytes = steps.time('Buffer.from(text, utf8)', true, () => Buffer.from(text, 'utf8'));
   const temp = `${path}.tmp-${process.pid}-bench`;
   const fd = steps.time('open temp (O_EXCL, 0600)', true, () =>
     openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600),
@@ -119,8 +118,9 @@ function replaySave(
   steps.time('close', true, () => closeSync(fd));
   steps.time('rename', true, () => renameSync(temp, path));
   steps.time('fsync(folder)', true, () => fsyncSync(dirFd));
-  steps.time('lock: readlink + unlink', false, () => {
-    if (readlinkSync(`${path}.lock`) === owner) unlinkSync(`${path}.lock`);
+  steps.time('lock: lstat + unlink', false, () => {
+    lstatSync(`${path}.lock`);
+    unlinkSync(`${path}.lock`);
   });
   return pluginId;
 }
@@ -153,11 +153,8 @@ function replayLoad(steps: Steps, dir: string, pluginId: string): void {
   const bytes = steps.time('readFileSync', true, () => readFileSync(path));
   steps.time('isUtf8 check', false, () => isUtf8(bytes));
   const text = steps.time('bytes.toString(utf8)', true, () => bytes.toString('utf8'));
-  const parsed = steps.time('secure-json-parse (JSON.parse + __proto__ scan)', false, () =>
-    secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
-  );
-  steps.time('depth walk (exceedsDepth)', false, () =>
-    exceedsDepth(parsed as JsonValue, DEFAULT_LIMITS.maxDepth + 1),
+  steps.time('parseStoredJson (JSON.parse + depth and __proto__ walk)', false, () =>
+    parseStoredJson(text, DEFAULT_LIMITS),
   );
   steps.time('for comparison: JSON.parse(text) alone (raw pays this)', true, () => JSON.parse(text));
   steps.time('for comparison: decodeEnvelope(bytes) whole', false, () =>
@@ -192,8 +189,7 @@ function byTextContent(base: JsonValue, reps: number): Breakdown['byText'] {
   };
   const texts = [JSON.stringify(base), JSON.stringify(ascii)] as const;
   const buffers = [Buffer.from(texts[0]), Buffer.from(texts[1])] as const;
-  const secure = (text: string) =>
-    secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  const parse = (text: string) => parseStoredJson(text, DEFAULT_LIMITS);
   time(
     'validation walk (findJsonIssues)',
     () => findJsonIssues(base, DEFAULT_LIMITS.maxDepth),
@@ -220,9 +216,9 @@ function byTextContent(base: JsonValue, reps: number): Breakdown['byText'] {
     () => JSON.parse(texts[1]),
   );
   time(
-    'secure-json-parse(text)',
-    () => secure(texts[0]),
-    () => secure(texts[1]),
+    'parseStoredJson(text)',
+    () => parse(texts[0]),
+    () => parse(texts[1]),
   );
   return steps;
 }
@@ -238,6 +234,8 @@ export async function breakdown(
   mkdirSync(stepsDir, { recursive: true, mode: 0o700 });
   const dirFd = openSync(stepsDir, 'r');
   const journal = new ChangeJournal(nodeFileSystem, join(stepsDir, '.changes.log'));
+  const ownerFile = join(stepsDir, '.owner-bench');
+  writeFileSync(ownerFile, 'plugin-state-lock:bench', { mode: 0o600 });
   const storage = new FileSystemStateStorage(join(root, 'breakdown-file'));
   const raw = new RawRecipe(join(root, 'breakdown-raw'));
   const save = new Steps();
@@ -247,7 +245,7 @@ export async function breakdown(
       const into = i < warmup ? new Steps() : save;
       const from = i < warmup ? new Steps() : load;
       const data = variant(base, i);
-      const id = replaySave(into, stepsDir, dirFd, journal, data);
+      const id = replaySave(into, stepsDir, dirFd, journal, ownerFile, data);
       replayHeaderRead(into, stepsDir, id);
       replayLoad(from, stepsDir, id);
       const libraryId = randomUUID();

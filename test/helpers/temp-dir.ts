@@ -11,10 +11,14 @@ export function tempDir(t: TestContext): string {
   return dir;
 }
 
-/** The names in a folder, sorted, less the change journal that every writer keeps there. */
+/**
+ * The names in a folder, sorted, less what a store keeps there by design: the change journal, and
+ * the lock-owner files of this (live) test process's open stores. Another process's owner file
+ * stays visible, so a test sees one that a dead process left behind.
+ */
 export function namesIn(dir: string): string[] {
   return readdirSync(dir)
-    .filter((name) => name !== '.changes.log')
+    .filter((name) => name !== '.changes.log' && !name.startsWith(`.owner-${process.pid}-`))
     .sort();
 }
 

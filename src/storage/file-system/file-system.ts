@@ -19,7 +19,7 @@ import {
 } from './envelope.js';
 import { fileSystemError } from './errors.js';
 import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
-import { FileLock, isLockAbandoned, isLockHeld, isWriterGone, processStart } from './lock.js';
+import { FileLock, isLockHeld, isWriterGone, LockOwner, processStart, sweepDeadLocks } from './lock.js';
 
 /** Options of {@link FileSystemStateStorage}; every field has a safe default. */
 export interface FileSystemStorageOptions extends StorageOptions {
@@ -37,7 +37,7 @@ export interface FileSystemStorageOptions extends StorageOptions {
 const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 const TEMP_FILE = /\.(?:json|log)\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
 const HELD_LOCK = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json\.lock$/;
-const LOCK_FILE = /\.json\.lock(\.break)?$/;
+const LOCKING_FILE = /\.json\.lock(\.break)?$|^\.owner-/;
 /** Files up to this size are fully decoded before being replaced, so any corruption is noticed. */
 const FULL_CHECK_BYTES = 16 * 1024;
 
@@ -62,6 +62,8 @@ export class FileSystemStateStorage extends GuardedStorage {
   private readonly fs: FileSystemApi;
   private readonly lockTimeoutMs: number;
   private readonly journal: ChangeJournal;
+  /** Names this instance in the locks it takes; created on the first write, removed on close. */
+  private readonly lockOwner: LockOwner;
   /** Undefined when the list cache is turned off: every list then reads every file. */
   private readonly index: DirectoryIndex | undefined;
   private dirFd: number | undefined;
@@ -77,6 +79,7 @@ export class FileSystemStateStorage extends GuardedStorage {
     this.fs = options.fs ?? nodeFileSystem;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.journal = new ChangeJournal(this.fs, join(this.baseDir, JOURNAL_FILE));
+    this.lockOwner = new LockOwner(this.fs, this.baseDir);
     const cache = options.listCache ?? true;
     if (cache !== false) {
       const limits = typeof cache === 'object' ? cache : {};
@@ -124,11 +127,11 @@ export class FileSystemStateStorage extends GuardedStorage {
         throw this.conflict(record.pluginId, expectedRevision, storedRevision);
       }
       const revision = storedRevision + 1;
-      const text = encodeEnvelope(
+      const bytes = encodeEnvelope(
         { pluginId: record.pluginId, version: record.version, revision, lastModified: record.lastModified },
         record.dataJson,
       );
-      this.writeDurably(record.pluginId, Buffer.from(text, 'utf8'));
+      this.writeDurably(record.pluginId, bytes);
       return revision;
     });
   }
@@ -174,6 +177,7 @@ export class FileSystemStateStorage extends GuardedStorage {
   protected async closeStore(): Promise<void> {
     this.index?.clear();
     this.journal.close();
+    this.lockOwner.remove();
     if (this.dirFd !== undefined) this.fs.closeSync(this.dirFd);
     this.dirFd = undefined;
   }
@@ -198,7 +202,7 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   /** Runs a write under the state's cross-process lock, mapping system errors to typed ones. */
   private async withLock<T>(pluginId: PluginId, operation: string, task: () => T): Promise<T> {
-    const lock = new FileLock(this.fs, `${this.filePath(pluginId)}.lock`);
+    const lock = new FileLock(this.fs, this.lockOwner, `${this.filePath(pluginId)}.lock`);
     try {
       await lock.acquire(this.lockTimeoutMs);
     } catch (error) {
@@ -368,15 +372,16 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   /** Removes temp files and locks left by processes that died mid-save. */
   private sweepLeftovers(): void {
+    const locking: string[] = [];
     for (const name of this.fs.readdirSync(this.baseDir)) {
-      const path = join(this.baseDir, name);
       const temp = TEMP_FILE.exec(name);
       if (temp) {
-        if (isWriterGone(Number(temp[1]), temp[2]!)) removeQuietly(this.fs, path);
-      } else if (LOCK_FILE.test(name) && isLockAbandoned(this.fs, path)) {
-        removeQuietly(this.fs, path);
+        if (isWriterGone(Number(temp[1]), temp[2]!)) removeQuietly(this.fs, join(this.baseDir, name));
+      } else if (LOCKING_FILE.test(name)) {
+        locking.push(name);
       }
     }
+    sweepDeadLocks(this.fs, this.lockOwner, this.baseDir, locking);
   }
 }
 

@@ -35,8 +35,7 @@ export interface FileSystemApi {
   statSync: (path: string) => nodeFs.Stats;
   lstatSync: (path: string) => nodeFs.Stats;
   accessSync: typeof nodeFs.accessSync;
-  symlinkSync: (target: string, path: string) => void;
-  readlinkSync: (path: string) => string;
+  linkSync: (existingPath: string, newPath: string) => void;
 }
 
 export const nodeFileSystem: FileSystemApi = {
@@ -54,8 +53,7 @@ export const nodeFileSystem: FileSystemApi = {
   statSync: (path) => nodeFs.statSync(path),
   lstatSync: (path) => nodeFs.lstatSync(path),
   accessSync: nodeFs.accessSync,
-  symlinkSync: (target, path) => nodeFs.symlinkSync(target, path),
-  readlinkSync: (path) => nodeFs.readlinkSync(path),
+  linkSync: (existingPath, newPath) => nodeFs.linkSync(existingPath, newPath),
 };
 
 /** The errno code of a Node.js system error, if it is one. */

@@ -12,7 +12,7 @@ import {
   StorageError,
   ValidationError,
 } from '../../../src/index.js';
-import { tempDir } from '../../helpers/temp-dir.js';
+import { namesIn, tempDir } from '../../helpers/temp-dir.js';
 
 const badIds: unknown[] = [
   '',
@@ -24,9 +24,6 @@ const badIds: unknown[] = [
   42,
   null,
 ];
-
-/** The folder's files less the shared change journal, which every writer appends to. */
-const stateFolderFiles = (dir: string) => readdirSync(dir).filter((name) => name !== '.changes.log');
 
 describe('file storage errors', () => {
   it('refuses a bad id with a ValidationError before any I/O', async (t) => {
@@ -102,7 +99,7 @@ describe('file storage errors', () => {
       );
     }
     assert.deepEqual(readFileSync(path), before);
-    assert.deepEqual(stateFolderFiles(dir), [`${id}.json`]);
+    assert.deepEqual(namesIn(dir), [`${id}.json`]);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
@@ -135,7 +132,7 @@ describe('file storage errors', () => {
       );
     }
     assert.deepEqual(readFileSync(path), before);
-    assert.deepEqual(stateFolderFiles(dir), [`${id}.json`], 'no temp or lock file is left by a conflict');
+    assert.deepEqual(namesIn(dir), [`${id}.json`], 'no temp or lock file is left by a conflict');
     // A second instance (as another process would) sees the same revision.
     const other = new FileSystemStateStorage(dir);
     t.after(() => other.close());

@@ -148,9 +148,9 @@ describe('file storage permissions', () => {
     const { dir, id, path, bytes } = await withSavedState(t);
     const refusals: Array<Partial<FileSystemApi>> = [
       {
-        symlinkSync: (target, link) => {
-          if (link.endsWith('.lock')) throw systemError('EACCES', 'symlink', link);
-          nodeFileSystem.symlinkSync(target, link);
+        linkSync: (existing, link) => {
+          if (link.endsWith('.lock')) throw systemError('EACCES', 'link', link);
+          nodeFileSystem.linkSync(existing, link);
         },
       },
       {
