@@ -1,0 +1,55 @@
+// The conformance suite on PostgresStateStorage: on the server PLUGIN_STATE_TEST_POSTGRES_URL names
+// (and then also once on PGlite, so both paths stay tested), or on PGlite alone when it is not set.
+import { after, describe, it } from 'node:test';
+import type { PluginStateStorage } from '../../../src/index.js';
+import type { PostgresStateStorage } from '../../../src/storage/postgres/index.js';
+import { describeStorageConformance } from '../../../src/testing/index.js';
+import {
+  PostgresFixture,
+  type ServerKind,
+  selectedKind,
+  serverTitle,
+} from '../../helpers/postgres-server.js';
+
+const kinds: ServerKind[] = selectedKind() === 'postgresql' ? ['postgresql', 'pglite'] : ['pglite'];
+
+for (const kind of kinds) {
+  const fixture = new PostgresFixture(kind);
+  after(() => fixture.cleanup());
+  /** The table each store was made on, so a reopen lands on the same one. */
+  const tables = new WeakMap<PluginStateStorage, string>();
+  const track = (storage: PostgresStateStorage) => {
+    tables.set(storage, storage.table);
+    return storage;
+  };
+
+  describe(`Postgres server: ${serverTitle(kind)}`, () => {
+    it('answers, and says which server the suite below runs on', async (t) => {
+      const server = await fixture.server();
+      t.diagnostic(`server: ${server.version} at ${server.host}:${server.port}, schema ${fixture.schema}`);
+    });
+  });
+
+  describeStorageConformance(
+    `PostgresStateStorage on ${kind === 'pglite' ? 'PGlite' : 'PostgreSQL'}`,
+    async ({ limits }) => track(await fixture.storage({ limits })),
+    { describe, it, after },
+    {
+      persistent: true,
+      reopen: async (previous, { limits }) =>
+        track(await fixture.storage({ limits }, tables.get(previous as PostgresStateStorage))),
+      sharedInstances: true,
+      corrupt: async (storage, id) => {
+        // Overwrite the row's bytes in place, as a bad migration or a hand edit would.
+        const { schema, table } = storage as PostgresStateStorage;
+        const server = await fixture.server();
+        const result = await server.admin.query(
+          `UPDATE "${schema}"."${table}" SET data = '{"truncated": [1, 2' WHERE plugin_id = $1`,
+          [id],
+        );
+        if (result.rowCount !== 1) throw new Error(`corrupt(): no row for ${id} in ${schema}.${table}`);
+      },
+      listWithCorruptRecord: 'skip',
+    },
+  );
+}
