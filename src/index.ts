@@ -31,3 +31,4 @@ export {
   nodeFileSystem,
 } from './storage/file-system/index.js';
 export { MemoryStateStorage } from './storage/memory.js';
+export { openStorage } from './storage/open.js';

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 /** The script every cross-process test runs: see state-worker.ts for its commands. */
 export const WORKER = fileURLToPath(new URL('./state-worker.ts', import.meta.url));
 
+/** A process racing others on one counter: see contention-worker.ts. */
+export const CONTENTION_WORKER = fileURLToPath(new URL('./contention-worker.ts', import.meta.url));
+
 /** A running child with a line-based view of its stdout. */
 export class Child {
   readonly process: ChildProcessWithoutNullStreams;
@@ -16,8 +19,8 @@ export class Child {
   private ended = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], options: { umask?: boolean } = {}) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], {
+  constructor(args: string[], options: { umask?: boolean; script?: string } = {}) {
+    this.process = spawn(process.execPath, ['--import', 'tsx', options.script ?? WORKER, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...(options.umask ? { WORKER_UMASK: '0' } : {}) },
     });

@@ -48,6 +48,17 @@ describe('the published package', () => {
     });
   });
 
+  it('exports the database backends from their own subpaths, not from the root', async () => {
+    const root = (await import('plugin-state')) as Record<string, unknown>;
+    assert.equal(typeof root.openStorage, 'function');
+    assert.equal(root.SqliteStateStorage, undefined);
+    assert.equal(root.PostgresStateStorage, undefined);
+    const sqlite = await import('plugin-state/sqlite');
+    assert.equal(typeof sqlite.SqliteStateStorage, 'function');
+    const postgres = await import('plugin-state/postgres');
+    assert.equal(typeof postgres.PostgresStateStorage, 'function');
+  });
+
   it('exports the conformance suite as plugin-state/testing', async () => {
     const testing = await import('plugin-state/testing');
     assert.equal(typeof testing.describeStorageConformance, 'function');
