@@ -96,8 +96,11 @@ function postgresTarget(url: string): { connectionString: string; schema?: strin
 function invalid(url: string, reason: string): ValidationError {
   // Never echo a password back into logs.
   const shown = url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
-  return new ValidationError(`openStorage: cannot use the storage URL "${shown}": ${reason}. Use ${SUPPORTED}.`, {
-    operation: 'openStorage',
-    location: shown,
-  });
+  return new ValidationError(
+    `openStorage: cannot use the storage URL "${shown}": ${reason}. Use ${SUPPORTED}.`,
+    {
+      operation: 'openStorage',
+      location: shown,
+    },
+  );
 }

@@ -34,7 +34,8 @@ describe(`contention: ${PROCESSES} processes × ${INCREMENTS} compare-and-set in
       t.after(() => storage.close?.());
       const final = await storage.loadState(id);
       assert.equal(acked, PROCESSES * INCREMENTS);
-      assert.equal((final?.data as { count: number }).count, acked, 'no acknowledged increment was lost');
+      assert.ok(final, 'the counter is stored');
+      assert.equal((final.data as { count: number }).count, acked, 'no acknowledged increment was lost');
       assert.equal(final?.revision, acked, 'one revision per acknowledged save, none skipped');
       t.diagnostic(
         `${backend.name}: ${acked} increments acknowledged, ${conflicts} races lost as ConflictError`,
