@@ -133,6 +133,20 @@ export abstract class GuardedStorage implements PluginStateStorage {
     }
   }
 
+  /** Reports each record a list skipped because it could not be read (it stays where it is). */
+  protected reportSkipped(skipped: ReadonlyArray<{ pluginId: PluginId; error: Error }>): void {
+    for (const { pluginId, error } of skipped) {
+      this.report({
+        operation: 'listStates',
+        pluginId,
+        code: (error as { code?: string }).code,
+        error,
+        recovered: true,
+        message: `listStates skipped plugin ${pluginId}: ${error.message}`,
+      });
+    }
+  }
+
   /** The `ConflictError` every backend throws when `expectedRevision` does not match. */
   protected conflict(pluginId: PluginId, expectedRevision: number, storedRevision: number): ConflictError {
     const stored = storedRevision === 0 ? 'nothing is stored' : `revision ${storedRevision} is stored`;

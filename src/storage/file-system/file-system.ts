@@ -19,6 +19,7 @@ import {
 } from './envelope.js';
 import { fileSystemError } from './errors.js';
 import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
+import { checkStorageHygiene, type UnsafeFolderPolicy } from './hygiene.js';
 import { FileLock, isLockHeld, isWriterGone, LockOwner, processStart, sweepDeadLocks } from './lock.js';
 
 /** Options of {@link FileSystemStateStorage}; every field has a safe default. */
@@ -32,6 +33,14 @@ export interface FileSystemStorageOptions extends StorageOptions {
   listCache?: boolean | { maxEntryBytes?: number; maxTotalBytes?: number };
   /** The file-system calls to use; tests inject faults through it. Defaults to `node:fs`. */
   fs?: FileSystemApi;
+  /**
+   * A storage folder that another user owns, or that group or others may write (the folder itself,
+   * or one above it without the sticky bit), is refused on open with a `PermissionError` naming it,
+   * its mode, its owner and the fix, as ssh refuses such a `~/.ssh` (default `'refuse'`). `'warn'`
+   * opens it anyway and sends that error through `onReport`. State files that others may read are
+   * reported either way, and get mode 0600 on their next save. Not checked on Windows.
+   */
+  unsafeFolder?: UnsafeFolderPolicy;
 }
 
 const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
@@ -61,6 +70,7 @@ export class FileSystemStateStorage extends GuardedStorage {
   readonly baseDir: string;
   private readonly fs: FileSystemApi;
   private readonly lockTimeoutMs: number;
+  private readonly unsafeFolder: UnsafeFolderPolicy;
   private readonly journal: ChangeJournal;
   /** Names this instance in the locks it takes; created on the first write, removed on close. */
   private readonly lockOwner: LockOwner;
@@ -78,6 +88,13 @@ export class FileSystemStateStorage extends GuardedStorage {
     this.baseDir = resolve(baseDir);
     this.fs = options.fs ?? nodeFileSystem;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    this.unsafeFolder = options.unsafeFolder ?? 'refuse';
+    if (this.unsafeFolder !== 'refuse' && this.unsafeFolder !== 'warn') {
+      throw new StorageError(
+        `FileSystemStateStorage: unsafeFolder must be 'refuse' or 'warn', got ${JSON.stringify(options.unsafeFolder)}.`,
+        { operation: 'configure' },
+      );
+    }
     this.journal = new ChangeJournal(this.fs, join(this.baseDir, JOURNAL_FILE));
     this.lockOwner = new LockOwner(this.fs, this.baseDir);
     const cache = options.listCache ?? true;
@@ -108,13 +125,15 @@ export class FileSystemStateStorage extends GuardedStorage {
           },
         );
       }
+      // Before anything in the folder is read, swept or written.
+      checkStorageHygiene(fs, this.baseDir, this.unsafeFolder, (report) => this.report(report));
       fs.accessSync(this.baseDir, constants.R_OK | constants.W_OK | constants.X_OK);
       this.dirFd = fs.openSync(this.baseDir, 'r');
       this.sweepLeftovers();
     } catch (error) {
       if (this.dirFd !== undefined) fs.closeSync(this.dirFd);
       this.dirFd = undefined;
-      if (error instanceof StorageError) throw error;
+      if (error instanceof PluginStateError) throw error;
       throw fileSystemError(error, 'open', this.baseDir, undefined);
     }
   }
@@ -161,16 +180,7 @@ export class FileSystemStateStorage extends GuardedStorage {
           (id) => isLockHeld(this.fs, `${this.filePath(id)}.lock`),
         )
       : listWithoutCache(this.scanFolder().ids, read);
-    for (const { pluginId, error } of corrupt) {
-      this.report({
-        operation: 'listStates',
-        pluginId,
-        code: (error as { code?: string }).code,
-        error,
-        recovered: true,
-        message: `listStates skipped plugin ${pluginId}: ${error.message}`,
-      });
-    }
+    this.reportSkipped(corrupt);
     return states;
   }
 

@@ -151,20 +151,16 @@ export class PostgresStateStorage extends GuardedStorage {
   protected async readAllRecords(): Promise<PluginState[]> {
     const rows = await this.read<[string, ...StoredRow]>('listStates', undefined, this.sql.list, []);
     const states: PluginState[] = [];
+    const corrupt: Array<{ pluginId: PluginId; error: Error }> = [];
     for (const [pluginId, ...row] of rows) {
       try {
         states.push(this.decode('listStates', pluginId, row));
       } catch (error) {
         if (!(error instanceof SerializationError)) throw error;
-        this.report({
-          operation: 'listStates',
-          pluginId,
-          code: error.code,
-          error,
-          message: `listStates skipped a corrupt row: ${error.message}`,
-        });
+        corrupt.push({ pluginId, error });
       }
     }
+    this.reportSkipped(corrupt);
     return states;
   }
 

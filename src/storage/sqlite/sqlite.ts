@@ -227,16 +227,7 @@ export class SqliteStateStorage extends GuardedStorage {
     const { states, corrupt } = await connection.run('listStates', undefined, false, () =>
       this.cache ? this.cache.list(this.stamp(sql).key, source) : listWithoutCache(source),
     );
-    for (const { pluginId, error } of corrupt) {
-      this.report({
-        operation: 'listStates',
-        pluginId,
-        code: (error as { code?: string }).code,
-        error,
-        recovered: true,
-        message: `listStates skipped plugin ${pluginId}: ${error.message}`,
-      });
-    }
+    this.reportSkipped(corrupt);
     return states;
   }
 
