@@ -24,6 +24,16 @@ export { PluginManager } from './core/plugin-manager.js';
 export { PluginStateManager } from './core/state-manager.js';
 export type { PluginStateStorage, StorageOptions } from './core/storage.js';
 export type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './core/types.js';
+export type {
+  AccessAuditEvent,
+  AccessAuditHook,
+  AccessOperation,
+  AccessReason,
+  ForPluginOptions,
+  PluginStateHandle,
+  StateSnapshot,
+  StateUpdate,
+} from './layers/access/index.js';
 export {
   type FileSystemApi,
   FileSystemStateStorage,

@@ -1,3 +1,6 @@
+import { createPluginStateHandle } from '../layers/access/create-handle.js';
+import type { ForPluginOptions } from '../layers/access/for-plugin-options.js';
+import type { PluginStateHandle } from '../layers/access/plugin-state-handle.js';
 import { describeError, PluginStateError, StorageError, ValidationError } from './errors.js';
 import { normalizePluginId } from './ids.js';
 import type { ManagerOptions } from './manager-options.js';
@@ -145,6 +148,21 @@ export class PluginManager {
    */
   listPluginStates(): Promise<PluginState[]> {
     return this.#run('listPluginStates', undefined, () => this.#states.storage.listStates());
+  }
+
+  /**
+   * A handle to pass into untrusted plugin code, for a plugin registered or not; the same as
+   * `PluginStateManager.forPlugin`. After `shutdown()` it is a `StorageError`, and handles made
+   * before fail on their next call because the storage is closed.
+   *
+   * @example
+   * const handle = manager.forPlugin(editor.id, { read: [theme.id] });
+   * await editor.activate(handle); // the plugin reaches its state only through the handle
+   */
+  forPlugin(pluginId: PluginId, options?: ForPluginOptions): PluginStateHandle {
+    return this.#sync('forPlugin', shownPluginId(pluginId), () =>
+      createPluginStateHandle(this.#states.storage, this.#states.reporter, pluginId, options),
+    );
   }
 
   /**

@@ -1,3 +1,6 @@
+import { createPluginStateHandle } from '../layers/access/create-handle.js';
+import type { ForPluginOptions } from '../layers/access/for-plugin-options.js';
+import type { PluginStateHandle } from '../layers/access/plugin-state-handle.js';
 import { FileSystemStateStorage } from '../storage/file-system/index.js';
 import { MemoryStateStorage } from '../storage/memory.js';
 import { runBatch } from './batch.js';
@@ -190,6 +193,30 @@ export class PluginStateManager {
    */
   listPluginStates(): Promise<PluginState[]> {
     return this.#reported('listPluginStates', undefined, () => this.#storage.listStates());
+  }
+
+  /**
+   * A handle to pass into untrusted plugin code: it gets, sets and deletes `pluginId`'s own state
+   * and only reads the states listed in `options.read`; anything else is a `PermissionError`
+   * naming both plugins. Nothing on the handle leads back to this manager or its storage. Every
+   * decision goes to `onReport` (operation `access.get` / `access.set` / `access.delete`) and to
+   * `options.onAudit`. A bad id in `pluginId` or `read` is a `ValidationError`.
+   *
+   * @example
+   * const handle = manager.forPlugin(editorId, { read: [themeId] });
+   * await untrustedPlugin.activate(handle);
+   * // inside the plugin:
+   * const mine = await handle.get();
+   * await handle.set({ data: { tabs: 4 } }, { expectedRevision: mine?.revision ?? 0 });
+   * const theme = await handle.get(themeId); // read-only access granted by the host
+   */
+  forPlugin(pluginId: PluginId, options?: ForPluginOptions): PluginStateHandle {
+    try {
+      return createPluginStateHandle(this.#storage, this.#reporter, pluginId, options);
+    } catch (error) {
+      this.#reporter.failure('forPlugin', shownPluginId(pluginId), error);
+      throw error;
+    }
   }
 
   /**
