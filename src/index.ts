@@ -35,10 +35,20 @@ export type {
   StateUpdate,
 } from './layers/access/index.js';
 export {
+  type ScanOptions,
+  type SecretFinding,
+  type SecretKind,
+  type SecretScanOptions,
+  type SecretScanPolicy,
+  scanForSecrets,
+  scanned,
+} from './layers/scan/index.js';
+export {
   type FileSystemApi,
   FileSystemStateStorage,
   type FileSystemStorageOptions,
   nodeFileSystem,
+  type UnsafeFolderPolicy,
 } from './storage/file-system/index.js';
 export { MemoryStateStorage } from './storage/memory.js';
 export { openStorage } from './storage/open.js';

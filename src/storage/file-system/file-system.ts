@@ -37,8 +37,16 @@ export interface FileSystemStorageOptions extends StorageOptions {
    * A storage folder that another user owns, or that group or others may write (the folder itself,
    * or one above it without the sticky bit), is refused on open with a `PermissionError` naming it,
    * its mode, its owner and the fix, as ssh refuses such a `~/.ssh` (default `'refuse'`). `'warn'`
-   * opens it anyway and sends that error through `onReport`. State files that others may read are
-   * reported either way, and get mode 0600 on their next save. Not checked on Windows.
+   * opens it anyway and sends that error through `onReport`. In a folder other users may enter,
+   * state files they may read are reported either way; every file gets mode 0600 on its next save.
+   * Not checked on Windows.
+   *
+   * @example
+   * // A folder shared with a group on purpose: open it, but hear about it every time.
+   * new FileSystemStateStorage('/srv/team/states', {
+   *   unsafeFolder: 'warn',
+   *   onReport: (report) => console.warn(report.message),
+   * });
    */
   unsafeFolder?: UnsafeFolderPolicy;
 }
