@@ -1,3 +1,4 @@
+import type { SecretScanPolicy } from '../layers/scan/index.js';
 import type { ReportHook } from './types.js';
 
 /**
@@ -14,4 +15,10 @@ export interface ManagerOptions {
    * is ignored: logging must never break an operation.
    */
   onReport?: ReportHook;
+  /**
+   * Scans each save for secrets (private keys, cloud keys, JWTs, API tokens, card numbers):
+   * `'warn'` (the default) saves and reports the JSON path and kind to `onReport`, `'refuse'`
+   * rejects the save with a `ValidationError`, `'off'` does not scan. Never reports the secret.
+   */
+  secretScanning?: SecretScanPolicy;
 }

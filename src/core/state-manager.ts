@@ -1,6 +1,7 @@
 import { createPluginStateHandle } from '../layers/access/create-handle.js';
 import type { ForPluginOptions } from '../layers/access/for-plugin-options.js';
 import type { PluginStateHandle } from '../layers/access/plugin-state-handle.js';
+import { scanned } from '../layers/scan/index.js';
 import { FileSystemStateStorage } from '../storage/file-system/index.js';
 import { MemoryStateStorage } from '../storage/memory.js';
 import { runBatch } from './batch.js';
@@ -64,10 +65,10 @@ export class PluginStateManager {
         );
       }
     }
-    this.#storage = storage;
+    this.#storage = withSecretScanning(storage, options);
     this.#reporter = new Reporter(options.onReport);
     this.#internals = {
-      storage,
+      storage: this.#storage,
       reporter: this.#reporter,
       reported: (operation, pluginId, task) => this.#reported(operation, pluginId, task),
       save: (plugin, operation) => this.#save(plugin, operation),
@@ -279,6 +280,22 @@ export class PluginStateManager {
 /** Gives `PluginManager` the operations of the manager it wraps, under its own operation names. */
 export function stateManagerInternals(manager: PluginStateManager): StateManagerInternals {
   return internalsOf(manager);
+}
+
+/**
+ * Every save a manager makes is scanned for secrets unless the host turns it off: plugins should
+ * not keep credentials in plain state, and by default the host hears of it (path and kind only).
+ */
+function withSecretScanning(storage: PluginStateStorage, options: ManagerOptions): PluginStateStorage {
+  const policy = options.secretScanning ?? 'warn';
+  if (!['off', 'warn', 'refuse'].includes(policy)) {
+    throw new ValidationError(
+      `PluginStateManager: secretScanning must be 'off', 'warn' or 'refuse', got ${JSON.stringify(policy)}.`,
+      { operation: 'PluginStateManager' },
+    );
+  }
+  if (policy === 'off') return storage;
+  return scanned(storage, { policy, ...(options.onReport ? { onReport: options.onReport } : {}) });
 }
 
 /** Storage built by a factory also reports to the manager's hook (e.g. a corrupt record skipped). */
