@@ -52,7 +52,9 @@ function isAbandoned(fs: FileSystemApi, path: string, ownerText: string): boolea
   const owner = parseOwner(ownerText);
   if (owner && owner.host === thisHost) return !isAlive(owner);
   try {
-    return Date.now() - fs.lstatSync(path).mtimeMs > FOREIGN_STALE_MS;
+    // The lock is a hard link to its owner's file: the inode's ctime moves with every link and
+    // unlink the owner makes, so it tells when the owner last took or released a lock.
+    return Date.now() - fs.lstatSync(path).ctimeMs > FOREIGN_STALE_MS;
   } catch {
     return false;
   }
