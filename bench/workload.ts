@@ -26,6 +26,11 @@ export interface SizeSpec {
   listDirtyReps: number;
   /** First lists of a fresh instance. */
   listColdReps: number;
+  /**
+   * Smaller counts for the SQLite and PostgreSQL pairs, whose lists of large states parse every row
+   * on every call (a list of 100 × 100 KB takes 0.1–0.15 s): they keep the full run within minutes.
+   */
+  database?: Partial<Pick<SizeSpec, 'ops' | 'listReps' | 'listDirtyReps' | 'listColdReps'>>;
 }
 
 /** Every sample of one (subject, size, op), in ms. */
