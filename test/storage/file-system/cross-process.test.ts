@@ -169,12 +169,25 @@ describe('file storage across processes', () => {
     let last = 0;
     while (last < 30) last = (await child.nextJson<{ revision: number }>()).revision;
     await child.kill();
+    // The child may have acknowledged more saves than read so far: take every line it printed.
+    for (;;) {
+      try {
+        last = Math.max(last, (await child.nextJson<{ revision: number }>(1_000)).revision);
+      } catch {
+        break;
+      }
+    }
 
     const store = new FileSystemStateStorage(dir);
     t.after(() => store.close());
     const started = performance.now();
     const stored = await store.loadState(id); // intact: the old or the new file, never a mix
-    assert.ok(stored !== undefined && stored.revision! >= last && stored.revision! <= last + 1);
+    assert.ok(stored, 'the state is there');
+    // Every acknowledged save is kept; at most the one in flight at the kill landed after it.
+    assert.ok(
+      stored.revision! >= last && stored.revision! <= last + 1,
+      `stored revision ${stored.revision}, last acknowledged ${last}`,
+    );
     const saved = await store.saveState({ pluginId: id, data: 'survivor', lastModified: new Date() });
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 2_000, `saved ${elapsed.toFixed(0)} ms after the kill, well under the lock timeout`);
