@@ -4,11 +4,39 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
+const HELPERS = fileURLToPath(new URL('.', import.meta.url));
+
+/** The path of `test/helpers/<name>`. */
+export function helperScript(name: string): string {
+  return `${HELPERS}${name}`;
+}
+
 /** The script every cross-process test runs: see state-worker.ts for its commands. */
-export const WORKER = fileURLToPath(new URL('./state-worker.ts', import.meta.url));
+export const WORKER = helperScript('state-worker.ts');
 
 /** A process racing others on one counter: see contention-worker.ts. */
-export const CONTENTION_WORKER = fileURLToPath(new URL('./contention-worker.ts', import.meta.url));
+export const CONTENTION_WORKER = helperScript('contention-worker.ts');
+
+/** The SQLite cross-process script: see sqlite-worker.ts for its commands. */
+export const SQLITE_WORKER = helperScript('sqlite-worker.ts');
+
+/** The Postgres cross-process script: see postgres-worker.ts for its commands. */
+export const POSTGRES_WORKER = helperScript('postgres-worker.ts');
+
+export interface ChildOptions {
+  /** Runs the script with umask 000 (WORKER_UMASK=0, see state-worker.ts). */
+  umask?: boolean;
+  /** The script to run; state-worker.ts unless told. */
+  script?: string;
+  /** Extra environment variables, over this process's own. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra node arguments (such as `--import <module>` for loader hooks), after `--import tsx`. */
+  nodeArgs?: string[];
+  /** How long nextLine waits by default; 20 s unless told. */
+  lineTimeoutMs?: number;
+  /** What failures call the child; "child" unless told. */
+  label?: string;
+}
 
 /** A running child with a line-based view of its stdout. */
 export class Child {
@@ -17,12 +45,17 @@ export class Child {
   private readonly waiting: Array<(line: string | undefined) => void> = [];
   private stderr = '';
   private ended = false;
+  private readonly lineTimeoutMs: number;
+  private readonly label: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], options: { umask?: boolean; script?: string } = {}) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', options.script ?? WORKER, ...args], {
+  constructor(args: string[], options: ChildOptions = {}) {
+    this.lineTimeoutMs = options.lineTimeoutMs ?? 20_000;
+    this.label = options.label ?? 'child';
+    const nodeArgs = ['--import', 'tsx', ...(options.nodeArgs ?? []), options.script ?? WORKER, ...args];
+    this.process = spawn(process.execPath, nodeArgs, {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...(options.umask ? { WORKER_UMASK: '0' } : {}) },
+      env: { ...process.env, ...options.env, ...(options.umask ? { WORKER_UMASK: '0' } : {}) },
     });
     let partial = '';
     this.process.stdout.setEncoding('utf8');
@@ -53,7 +86,7 @@ export class Child {
    * The next line the child prints. It resolves inside the stdout 'data' callback (the event loop's
    * poll phase), so whatever the caller does next runs "right after the child reported".
    */
-  nextLine(timeoutMs = 20_000): Promise<string> {
+  nextLine(timeoutMs = this.lineTimeoutMs): Promise<string> {
     const queued = this.lines.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -84,6 +117,12 @@ export class Child {
     this.process.stdin.write(`${typeof message === 'string' ? message : JSON.stringify(message)}\n`);
   }
 
+  /** Sends a JSON command and returns the JSON answer. */
+  async ask<T = Record<string, unknown>>(message: unknown): Promise<T> {
+    this.send(message);
+    return this.nextJson<T>();
+  }
+
   /** Closes stdin and waits for a clean exit. */
   async finish(): Promise<void> {
     this.process.stdin.end();
@@ -97,7 +136,7 @@ export class Child {
   }
 
   failure(what: string): Error {
-    return new Error(`child ${this.process.pid} ${what}; stderr:\n${this.stderr}`);
+    return new Error(`${this.label} ${this.process.pid} ${what}; stderr:\n${this.stderr}`);
   }
 
   private push(line: string): void {
@@ -110,7 +149,7 @@ export class Child {
 /** Runs one worker command to completion and returns its last line as JSON. */
 export async function runWorker<T = Record<string, unknown>>(
   args: string[],
-  options?: { umask?: boolean },
+  options?: ChildOptions,
 ): Promise<T> {
   const child = new Child(args, options);
   const lines: string[] = [];

@@ -114,35 +114,12 @@ async function main(): Promise<void> {
     return;
   }
   const { SqliteStateStorage } = await import('../../src/storage/sqlite/index.js');
-  const { ConflictError } = await import('../../src/index.js');
   const [db] = args;
   switch (command) {
     case 'increment': {
       const [, id, count] = args;
-      const store = new SqliteStateStorage(db!);
-      await store.open();
-      print('ready');
-      if ((await readLine()) !== 'go') throw new Error('expected "go"');
-      let acked = 0;
-      let conflicts = 0;
-      const revisions: number[] = [];
-      while (acked < Number(count)) {
-        const current = await store.loadState(id!);
-        const value = (current?.data as { count?: number } | undefined)?.count ?? 0;
-        try {
-          const saved = await store.saveState(
-            { pluginId: id!, data: { count: value + 1, by: process.pid }, lastModified: new Date() },
-            { expectedRevision: current?.revision ?? 0 },
-          );
-          acked++;
-          revisions.push(saved.revision!);
-        } catch (error) {
-          if (!(error instanceof ConflictError)) throw error;
-          conflicts++;
-        }
-      }
-      await store.close();
-      print({ acked, conflicts, revisions });
+      const { incrementCommand } = await import('./increment-loop.js');
+      await incrementCommand(new SqliteStateStorage(db!), id!, Number(count), readLine);
       break;
     }
     case 'serve': {

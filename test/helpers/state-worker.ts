@@ -14,25 +14,19 @@
 //   save-many <dir> <id> <count>   saves <count> times, then prints {"revision"} of the last
 //
 // WORKER_UMASK=<octal> in the environment sets the process umask first (e.g. 0 for umask 000).
-import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import {
-  ConflictError,
   type FileSystemApi,
   FileSystemStateStorage,
   type JsonValue,
   nodeFileSystem,
 } from '../../src/index.js';
+import { incrementCommand, print } from './increment-loop.js';
 
 if (process.env.WORKER_UMASK !== undefined) process.umask(Number.parseInt(process.env.WORKER_UMASK, 8));
 
 const [command, dir, ...args] = process.argv.slice(2);
 if (!command || !dir) throw new Error('usage: state-worker.ts <command> <dir> [args...]');
-
-function print(value: unknown): void {
-  // Synchronous, so a line is out before anything that follows (even a hang) happens.
-  writeSync(1, `${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
-}
 
 const input = createInterface({ input: process.stdin });
 const lines = input[Symbol.asyncIterator]();
@@ -69,30 +63,7 @@ async function main(): Promise<void> {
     }
     case 'increment': {
       const [id, count] = args;
-      const store = new FileSystemStateStorage(dir!);
-      await store.open();
-      print('ready');
-      if ((await readLine()) !== 'go') throw new Error('expected "go"');
-      let acked = 0;
-      let conflicts = 0;
-      const revisions: number[] = [];
-      while (acked < Number(count)) {
-        const current = await store.loadState(id!);
-        const value = (current?.data as { count?: number } | undefined)?.count ?? 0;
-        try {
-          const saved = await store.saveState(
-            { pluginId: id!, data: { count: value + 1, by: process.pid }, lastModified: new Date() },
-            { expectedRevision: current?.revision ?? 0 },
-          );
-          acked++;
-          revisions.push(saved.revision!);
-        } catch (error) {
-          if (!(error instanceof ConflictError)) throw error;
-          conflicts++;
-        }
-      }
-      await store.close();
-      print({ acked, conflicts, revisions });
+      await incrementCommand(new FileSystemStateStorage(dir!), id!, Number(count), readLine);
       break;
     }
     case 'serve': {

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { ScriptChild } from '../../helpers/postgres-processes.js';
 import { PostgresFixture } from '../../helpers/postgres-server.js';
+import { Child, POSTGRES_WORKER } from '../../helpers/processes.js';
 
 const fixture = new PostgresFixture();
 after(() => fixture.cleanup());
@@ -20,14 +20,10 @@ describe(`PostgresStateStorage across processes on ${fixture.title}`, () => {
     const children = Array.from(
       { length: 4 },
       () =>
-        new ScriptChild('postgres-worker.ts', [
-          'increment',
-          server.url,
-          fixture.schema,
-          table,
-          id,
-          String(perProcess),
-        ]),
+        new Child(['increment', server.url, fixture.schema, table, id, String(perProcess)], {
+          script: POSTGRES_WORKER,
+          lineTimeoutMs: 30_000,
+        }),
     );
     t.after(() => Promise.all(children.map((child) => child.kill())));
     for (const child of children) assert.equal(await child.nextLine(), 'ready');

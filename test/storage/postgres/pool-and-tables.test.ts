@@ -13,9 +13,9 @@ import {
   ValidationError,
 } from '../../../src/index.js';
 import { PostgresStateStorage, type PostgresStorageOptions } from '../../../src/storage/postgres/index.js';
-import { ScriptChild } from '../../helpers/postgres-processes.js';
 import { TcpProxy } from '../../helpers/postgres-proxy.js';
 import { dropSchema, newSchemaName, PostgresFixture } from '../../helpers/postgres-server.js';
+import { Child, helperScript } from '../../helpers/processes.js';
 
 const fixture = new PostgresFixture();
 after(() => fixture.cleanup());
@@ -332,7 +332,7 @@ describe('PostgresStateStorage options', () => {
   });
 
   it('without the pg package: the root and the entry load, and opening says to install pg', async () => {
-    const child = new ScriptChild('postgres-without-pg.ts', []);
+    const child = new Child([], { script: helperScript('postgres-without-pg.ts'), lineTimeoutMs: 30_000 });
     const outcome = await child.nextJson<Record<string, unknown>>();
     await child.finish();
     assert.deepEqual(outcome, {
