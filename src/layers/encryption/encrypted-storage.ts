@@ -21,6 +21,7 @@ import {
 import { notAnEnvelope, notAuthentic, reservedId, unknownKey, type Where, wrongKey } from './errors.js';
 import { type KeyConfig, type KeyOptions, KeyRing, keyConfig, type ResolvedKey } from './key-ring.js';
 import { configurationError } from './keys.js';
+import { DecryptedListCache } from './list-cache.js';
 import { ENCRYPTION_METADATA_ID, MetadataRecord } from './metadata.js';
 
 /** Options of {@link encrypted}: the keys (exactly one of `key` and `keyProvider`) and policy. */
@@ -65,6 +66,7 @@ export class EncryptedStateStorage extends GuardedStorage {
   readonly #metadata: MetadataRecord;
   readonly #budget: EncryptionBudget;
   #ring: KeyRing | undefined;
+  readonly #listCache = new DecryptedListCache();
 
   constructor(storage: PluginStateStorage, options: EncryptionOptions) {
     super({ limits: options?.limits, onReport: options?.onReport });
@@ -152,16 +154,27 @@ export class EncryptedStateStorage extends GuardedStorage {
     const failures: PluginStateError[] = [];
     for (const state of stored) {
       if (state.pluginId === ENCRYPTION_METADATA_ID) continue;
+      const cached = this.#listCache.lookup(state);
+      if (cached) {
+        states.push(cached);
+        continue;
+      }
       try {
-        const decrypted = this.#decrypt(state, 'listStates');
-        states.push(decrypted instanceof Promise ? await decrypted : decrypted);
+        const pending = this.#decrypt(state, 'listStates');
+        const decrypted = pending instanceof Promise ? await pending : pending;
+        this.#listCache.remember(state, decrypted);
+        states.push(decrypted);
       } catch (error) {
-        if (!(error instanceof IntegrityError || error instanceof SerializationError)) throw error;
+        if (!(error instanceof IntegrityError || error instanceof SerializationError)) {
+          this.#listCache.discard();
+          throw error;
+        }
         failures.push(error);
       }
     }
     const first = failures[0];
     if (first) {
+      this.#listCache.discard();
       const others = failures.length > 1 ? ` (and ${failures.length - 1} more, each sent to onReport)` : '';
       throw new IntegrityError(
         `listStates: ${failures.length} of ${stored.length} records in ${this.describeLocation()} could not be ` +
@@ -174,6 +187,7 @@ export class EncryptedStateStorage extends GuardedStorage {
         },
       );
     }
+    this.#listCache.commit();
     return states;
   }
 
