@@ -59,14 +59,7 @@ function isPlainJson(node: unknown, maxDepth: number, depth: number): boolean {
   if (depth >= maxDepth) return false;
   if (Array.isArray(node)) {
     for (let i = 0, length = node.length; i < length; i++) {
-      const child: unknown = node[i];
-      if (
-        typeof child === 'object'
-          ? child !== null && !isPlainJson(child, maxDepth, depth + 1)
-          : !isJsonPrimitive(child)
-      ) {
-        return false;
-      }
+      if (!isPlainJsonChild(node[i], maxDepth, depth + 1)) return false;
     }
     return true;
   }
@@ -75,16 +68,15 @@ function isPlainJson(node: unknown, maxDepth: number, depth: number): boolean {
   if (Object.getOwnPropertySymbols(node).length > 0) return false;
   for (const key in node) {
     if (key === '__proto__' || key === 'constructor') return false;
-    const child: unknown = (node as Record<string, unknown>)[key];
-    if (
-      typeof child === 'object'
-        ? child !== null && !isPlainJson(child, maxDepth, depth + 1)
-        : !isJsonPrimitive(child)
-    ) {
-      return false;
-    }
+    if (!isPlainJsonChild((node as Record<string, unknown>)[key], maxDepth, depth + 1)) return false;
   }
   return true;
+}
+
+function isPlainJsonChild(child: unknown, maxDepth: number, depth: number): boolean {
+  return typeof child === 'object'
+    ? child === null || isPlainJson(child, maxDepth, depth)
+    : isJsonPrimitive(child);
 }
 
 /** The slow check: every issue with its path. */

@@ -164,6 +164,16 @@ export class PostgresFixture {
     });
   }
 
+  /** Overwrites a row's data with cut-short JSON in place, as a bad migration or a hand edit would. */
+  async corruptRow(schema: string, table: string, pluginId: string): Promise<void> {
+    const server = await this.server();
+    const result = await server.admin.query(
+      `UPDATE "${schema}"."${table}" SET data = '{"truncated": [1, 2' WHERE plugin_id = $1`,
+      [pluginId],
+    );
+    if (result.rowCount !== 1) throw new Error(`corruptRow(): no row for ${pluginId} in ${schema}.${table}`);
+  }
+
   async cleanup(): Promise<void> {
     for (const server of this.used) await dropSchema(server, this.schema).catch(() => undefined);
     await stopServer(this.kind);

@@ -116,18 +116,10 @@ export function decodeHeader(head: Buffer, tail: Buffer, expectedId: PluginId): 
  * header. The read limits are not applied: a file valid under older, wider limits is not corrupt.
  */
 export function checkStoredFile(bytes: Buffer, expectedId: PluginId): EnvelopeHeader {
-  if (bytes.length === 0) throw new EnvelopeError('the file is empty (0 bytes)');
   // What loadState refuses as corrupt must be corrupt here too, or a save would overwrite those bytes
   // instead of moving them aside: invalid UTF-8 (which toString would silently replace) and
-  // prototype payloads (which the library never writes).
-  let parsed: unknown;
-  try {
-    parsed = parseStoredJson(bytes, UNLIMITED);
-  } catch (error) {
-    throw new EnvelopeError(error instanceof Error ? error.message : String(error));
-  }
-  const header = checkHeader(parsed, expectedId);
-  if (!Object.hasOwn(parsed as object, 'data')) throw new EnvelopeError('the "data" field is missing');
+  // prototype payloads (which the library never writes). Only the size and depth limits differ.
+  const { data: _data, ...header } = decodeEnvelope(bytes, expectedId, UNLIMITED);
   return header;
 }
 

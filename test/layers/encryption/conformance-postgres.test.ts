@@ -35,12 +35,7 @@ for (const kind of kinds) {
       sharedInstances: true,
       corrupt: async (storage, id) => {
         const { schema, table } = inners.get(storage)!;
-        const server = await fixture.server();
-        const result = await server.admin.query(
-          `UPDATE "${schema}"."${table}" SET data = '{"truncated": [1, 2' WHERE plugin_id = $1`,
-          [id],
-        );
-        if (result.rowCount !== 1) throw new Error(`corrupt(): no row for ${id} in ${schema}.${table}`);
+        await fixture.corruptRow(schema, table, id);
       },
       listWithCorruptRecord: 'skip',
     },

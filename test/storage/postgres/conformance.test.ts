@@ -40,14 +40,8 @@ for (const kind of kinds) {
         track(await fixture.storage({ limits }, tables.get(previous as PostgresStateStorage))),
       sharedInstances: true,
       corrupt: async (storage, id) => {
-        // Overwrite the row's bytes in place, as a bad migration or a hand edit would.
         const { schema, table } = storage as PostgresStateStorage;
-        const server = await fixture.server();
-        const result = await server.admin.query(
-          `UPDATE "${schema}"."${table}" SET data = '{"truncated": [1, 2' WHERE plugin_id = $1`,
-          [id],
-        );
-        if (result.rowCount !== 1) throw new Error(`corrupt(): no row for ${id} in ${schema}.${table}`);
+        await fixture.corruptRow(schema, table, id);
       },
       listWithCorruptRecord: 'skip',
     },
