@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { breakdown } from './breakdown.js';
+import { measureContracts, renderContracts } from './contracts.js';
 import { fsyncProbe } from './fsync-probe.js';
 import { machineInfo } from './machine.js';
 import { type Footprint, measureFootprint } from './memory-footprint.js';
@@ -223,6 +224,9 @@ async function main(): Promise<void> {
       footprints.push(measureFootprint(kind, footprintCount, join(dataRoot, `footprint-${kind}`)));
     }
 
+    log('state contracts: validation overhead and migrating loads');
+    const contracts = await measureContracts(dataRoot, quick);
+
     const listOf1KB = specs.find((s) => s.label === '1KB')?.listStates ?? 0;
     const skipped = new Map<string, string>();
     if (!setup.ok) skipped.set('postgres', `no server: ${setup.shownUrl} did not answer (${setup.reason})`);
@@ -256,8 +260,9 @@ async function main(): Promise<void> {
       throughputSkipped,
       throughputProbe,
     });
-    process.stdout.write(`${markdown}\n`);
-    if (outFile) writeFileSync(outFile, `${markdown}\n`);
+    const report = `${markdown}\n\n${renderContracts(contracts)}`;
+    process.stdout.write(`${report}\n`);
+    if (outFile) writeFileSync(outFile, `${report}\n`);
     const misses = targets.filter((t) => !t.pass && !t.notMeasured);
     log(
       misses.length === 0

@@ -1,6 +1,34 @@
 // The public surface of `plugin-state`. Only exports live here.
 
 export {
+  type BackupOptions,
+  type BackupProgress,
+  type BackupResult,
+  backup,
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+  restore,
+} from './backup/index.js';
+export type {
+  InvalidStatePolicy,
+  ReferenceCheck,
+} from './core/contract/contracted-states.js';
+export type { JsonSchema } from './core/contract/json-schema.js';
+export type {
+  MigrateAllOptions,
+  MigrationOutcome,
+  MigrationPlan,
+} from './core/contract/migration-report.js';
+export type { StateSchema } from './core/contract/schema-check.js';
+export type { StandardSchemaV1 } from './core/contract/standard-schema.js';
+export {
+  defineStateContract,
+  type MigrationContext,
+  type MigrationStep,
+  type StateContract,
+} from './core/contract/state-contract.js';
+export {
   BatchError,
   type BatchFailure,
   ConflictError,
@@ -13,17 +41,33 @@ export {
   StorageError,
   ValidationError,
   type ValidationIssue,
+  type VersionContext,
   VersionIncompatibilityError,
 } from './core/errors.js';
-export { GuardedStorage, type ValidRecord } from './core/guarded-storage.js';
+export {
+  DEFAULT_HISTORY,
+  GuardedStorage,
+  MAX_HISTORY,
+  type ValidRecord,
+  type WriteConditions,
+} from './core/guarded-storage.js';
 export { isPluginId, PLUGIN_ID_NAMESPACE, pluginIdFromName } from './core/ids.js';
 export { DEFAULT_LIMITS, type StateLimits } from './core/limits.js';
 export type { ManagerOptions } from './core/manager-options.js';
 export type { Plugin } from './core/plugin.js';
 export { PluginManager } from './core/plugin-manager.js';
-export { PluginStateManager } from './core/state-manager.js';
+export { type AnyPlugin, PluginStateManager } from './core/state-manager.js';
 export type { PluginStateStorage, StorageOptions } from './core/storage.js';
-export type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './core/types.js';
+export type { StorageHealth } from './core/storage-health.js';
+export type {
+  JsonValue,
+  PluginId,
+  PluginState,
+  ReportHook,
+  RevisionInfo,
+  SaveOptions,
+  StateReport,
+} from './core/types.js';
 export type {
   AccessAuditEvent,
   AccessAuditHook,
@@ -61,6 +105,7 @@ export {
   rotateKeys,
   SCRYPT_PARAMETERS,
 } from './layers/encryption/index.js';
+export { isTransientError, type RetryPolicy, retrying } from './layers/retry/index.js';
 export {
   type ScanOptions,
   type SecretFinding,

@@ -74,10 +74,27 @@ export class PermissionError extends PluginStateError {
   }
 }
 
+/** Versions involved in a `VersionIncompatibilityError`; each is set when it is known. */
+export interface VersionContext {
+  /** The version of the stored state. */
+  storedVersion?: number;
+  /** The version the plugin's contract (or the save) supports. */
+  supportedVersion?: number;
+  /** The migration step that is missing or failed: the version it migrates to. */
+  step?: number;
+}
+
 /** The stored version is newer than the plugin's, or no migration path exists. */
 export class VersionIncompatibilityError extends PluginStateError {
-  constructor(message: string, context?: ErrorContext) {
+  readonly storedVersion: number | undefined;
+  readonly supportedVersion: number | undefined;
+  readonly step: number | undefined;
+
+  constructor(message: string, context?: ErrorContext & VersionContext) {
     super('VERSION_INCOMPATIBLE', message, context);
+    this.storedVersion = context?.storedVersion;
+    this.supportedVersion = context?.supportedVersion;
+    this.step = context?.step;
   }
 }
 

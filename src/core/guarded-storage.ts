@@ -1,10 +1,24 @@
-import { ConflictError, PluginStateError, StorageError, ValidationError } from './errors.js';
+import {
+  ConflictError,
+  PluginStateError,
+  StorageError,
+  ValidationError,
+  VersionIncompatibilityError,
+} from './errors.js';
 import { normalizePluginId } from './ids.js';
 import { exceedsBytes, findJsonIssues } from './json.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { resolveLimits, type StateLimits } from './limits.js';
 import type { PluginStateStorage, StorageOptions } from './storage.js';
-import type { JsonValue, PluginId, PluginState, ReportHook, SaveOptions, StateReport } from './types.js';
+import type {
+  JsonValue,
+  PluginId,
+  PluginState,
+  ReportHook,
+  RevisionInfo,
+  SaveOptions,
+  StateReport,
+} from './types.js';
 
 /** A state that passed every check, ready for a backend to store. */
 export interface ValidRecord {
@@ -16,6 +30,26 @@ export interface ValidRecord {
   dataJson: string;
 }
 
+/** What a backend checks and does atomically with one write. */
+export interface WriteConditions {
+  /** Compare-and-set on the stored revision (0: nothing may be stored); undefined: any. */
+  expectedRevision: number | undefined;
+  /** Refuse (with {@link GuardedStorage.versionTooNew}) when the stored version is above this. */
+  maxStoredVersion: number | undefined;
+  /**
+   * How many replaced revisions of this id history holds after the write: the replaced revision
+   * is kept when this is >= 1, and older ones beyond it are dropped. 0 keeps none.
+   */
+  keepRevisions: number;
+  /** The save asked to keep the replaced revision (`SaveOptions.keepReplaced`); layers pass it on. */
+  keepReplaced: boolean;
+}
+
+/** The default number of replaced revisions each durable backend keeps per state. */
+export const DEFAULT_HISTORY = 10;
+/** The most revisions per state a store may be configured to keep. */
+export const MAX_HISTORY = 10_000;
+
 /**
  * The one guard every backend stands behind (the idea of kysely's RuntimeDriver): it checks ids,
  * data and limits before any I/O, opens the store once, applies operations on one id in call order,
@@ -24,6 +58,8 @@ export interface ValidRecord {
  */
 export abstract class GuardedStorage implements PluginStateStorage {
   protected readonly limits: StateLimits;
+  /** Replaced revisions kept per state (`StorageOptions.history`). */
+  protected readonly historyLimit: number;
   private readonly reportHook: ReportHook | undefined;
   private readonly queue = new KeyedQueue();
   /** Every public operation still running, so that `close()` can wait for all of them. */
@@ -33,17 +69,35 @@ export abstract class GuardedStorage implements PluginStateStorage {
 
   constructor(options: StorageOptions = {}) {
     this.limits = resolveLimits(options.limits);
+    this.historyLimit = resolveHistory(options.history);
     this.reportHook = options.onReport;
   }
 
   /** Where the store keeps its data, for messages: a folder, a file, a table. */
   protected abstract describeLocation(pluginId?: PluginId): string;
   protected abstract openStore(): Promise<void>;
-  /** Stores the record with compare-and-set; returns the new revision. */
-  protected abstract writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number>;
+  /**
+   * Stores the record if `conditions` hold, keeping the replaced revision in history as they say,
+   * all in one atomic step; returns the new revision. The new revision is one more than the
+   * highest revision stored or kept in history for this id (1 when there is none).
+   */
+  protected abstract writeRecord(record: ValidRecord, conditions: WriteConditions): Promise<number>;
   /** Returns a fresh copy the caller may mutate, or undefined when nothing is stored. */
   protected abstract readRecord(pluginId: PluginId): Promise<PluginState | undefined>;
-  protected abstract removeRecord(pluginId: PluginId): Promise<void>;
+  /**
+   * Removes the current record; with `keepRevisions` >= 1 its last revision moves into history
+   * (atomically), so that the delete can be undone and revision numbers keep counting up.
+   */
+  protected abstract removeRecord(pluginId: PluginId, keepRevisions: number): Promise<void>;
+  /** The current revision (if any) and those in history, newest first. */
+  protected abstract listRecordRevisions(pluginId: PluginId): Promise<RevisionInfo[]>;
+  /** A fresh copy of one kept revision (current or in history), or undefined. */
+  protected abstract readRecordRevision(
+    pluginId: PluginId,
+    revision: number,
+  ): Promise<PluginState | undefined>;
+  /** Removes the current record and the whole history of the id. */
+  protected abstract purgeRecord(pluginId: PluginId): Promise<void>;
   /** Returns fresh copies of every readable record. */
   protected abstract readAllRecords(): Promise<PluginState[]>;
   protected abstract closeStore(): Promise<void>;
@@ -73,7 +127,66 @@ export abstract class GuardedStorage implements PluginStateStorage {
     return this.track('deleteState', async () => {
       const id = normalizePluginId(pluginId, 'deleteState');
       await this.ready('deleteState');
-      return this.queue.run(id, () => this.guarded('deleteState', id, () => this.removeRecord(id)));
+      return this.queue.run(id, () =>
+        this.guarded('deleteState', id, () => this.removeRecord(id, this.historyLimit)),
+      );
+    });
+  }
+
+  listRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
+    return this.track('listRevisions', async () => {
+      const id = normalizePluginId(pluginId, 'listRevisions');
+      await this.ready('listRevisions');
+      return this.queue.run(id, () => this.guarded('listRevisions', id, () => this.listRecordRevisions(id)));
+    });
+  }
+
+  loadRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    return this.track('loadRevision', async () => {
+      const id = normalizePluginId(pluginId, 'loadRevision');
+      checkRevision(revision, id, 'loadRevision');
+      await this.ready('loadRevision');
+      return this.queue.run(id, () =>
+        this.guarded('loadRevision', id, () => this.readRecordRevision(id, revision)),
+      );
+    });
+  }
+
+  restoreRevision(pluginId: PluginId, revision: number, options?: SaveOptions): Promise<PluginState> {
+    return this.track('restoreRevision', async () => {
+      const id = normalizePluginId(pluginId, 'restoreRevision');
+      checkRevision(revision, id, 'restoreRevision');
+      const conditions = this.conditionsOf(id, options, 'restoreRevision');
+      await this.ready('restoreRevision');
+      // Read and write in one turn of the id's queue, so no save of this instance slips between.
+      return this.queue.run(id, () =>
+        this.guarded('restoreRevision', id, async () => {
+          const kept = await this.readRecordRevision(id, revision);
+          if (!kept) {
+            const revisions = await this.listRecordRevisions(id);
+            const list = revisions.map((r) => r.revision).join(', ') || 'none';
+            throw new ValidationError(
+              `restoreRevision: plugin ${id} has no revision ${revision} in ${this.describeLocation(id)} (kept: ${list}). ` +
+                'Pick a revision from listRevisions().',
+              {
+                pluginId: id,
+                operation: 'restoreRevision',
+                issues: [{ path: 'revision', message: 'not kept' }],
+              },
+            );
+          }
+          const record = this.validate({ ...kept, lastModified: new Date() }, 'restoreRevision');
+          return this.commit(record, conditions);
+        }),
+      );
+    });
+  }
+
+  purgeState(pluginId: PluginId): Promise<void> {
+    return this.track('purgeState', async () => {
+      const id = normalizePluginId(pluginId, 'purgeState');
+      await this.ready('purgeState');
+      return this.queue.run(id, () => this.guarded('purgeState', id, () => this.purgeRecord(id)));
     });
   }
 
@@ -102,17 +215,45 @@ export abstract class GuardedStorage implements PluginStateStorage {
 
   private async save(state: PluginState, options?: SaveOptions): Promise<PluginState> {
     const record = this.validate(state, 'saveState');
-    const expected = options?.expectedRevision;
-    if (expected !== undefined && (!Number.isSafeInteger(expected) || expected < 0)) {
+    const conditions = this.conditionsOf(record.pluginId, options, 'saveState');
+    await this.ready('saveState');
+    return this.queue.run(record.pluginId, () =>
+      this.guarded('saveState', record.pluginId, () => this.commit(record, conditions)),
+    );
+  }
+
+  /** Checks a save's options and turns them into what the backend must check and keep. */
+  private conditionsOf(
+    pluginId: PluginId,
+    options: SaveOptions | undefined,
+    operation: string,
+  ): WriteConditions {
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new ValidationError(`${operation}: the options of plugin ${pluginId} must be an object.`, {
+        pluginId,
+        operation,
+      });
+    }
+    const { expectedRevision, maxStoredVersion, keepReplaced } = options ?? {};
+    if (expectedRevision !== undefined && (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0)) {
       throw new ValidationError(
-        `saveState: expectedRevision of plugin ${record.pluginId} must be a whole number >= 0, got ${String(expected)}.`,
-        { pluginId: record.pluginId, operation: 'saveState' },
+        `${operation}: expectedRevision of plugin ${pluginId} must be a whole number >= 0, got ${String(expectedRevision)}.`,
+        { pluginId, operation },
       );
     }
-    await this.ready('saveState');
-    const revision = await this.queue.run(record.pluginId, () =>
-      this.guarded('saveState', record.pluginId, () => this.writeRecord(record, expected)),
-    );
+    if (maxStoredVersion !== undefined && (!Number.isSafeInteger(maxStoredVersion) || maxStoredVersion < 1)) {
+      throw new ValidationError(
+        `${operation}: maxStoredVersion of plugin ${pluginId} must be a whole number >= 1, got ${String(maxStoredVersion)}.`,
+        { pluginId, operation },
+      );
+    }
+    const keepRevisions = keepReplaced === true ? Math.max(this.historyLimit, 1) : this.historyLimit;
+    return { expectedRevision, maxStoredVersion, keepRevisions, keepReplaced: keepReplaced === true };
+  }
+
+  /** Writes a checked record (inside the id's queue) and returns the record as stored. */
+  private async commit(record: ValidRecord, conditions: WriteConditions): Promise<PluginState> {
+    const revision = await this.writeRecord(record, conditions);
     const stored: PluginState = {
       pluginId: record.pluginId,
       data: null,
@@ -159,6 +300,29 @@ export abstract class GuardedStorage implements PluginStateStorage {
         location: this.describeLocation(pluginId),
         storedRevision,
         expectedRevision,
+      },
+    );
+  }
+
+  /**
+   * The `VersionIncompatibilityError` every backend throws when a save's `maxStoredVersion` is
+   * below the stored version: a state saved by a newer plugin is never overwritten by an older one.
+   */
+  protected versionTooNew(
+    pluginId: PluginId,
+    storedVersion: number,
+    maxStoredVersion: number,
+  ): VersionIncompatibilityError {
+    return new VersionIncompatibilityError(
+      `saveState: plugin ${pluginId} has a state of version ${storedVersion} in ${this.describeLocation(pluginId)}, ` +
+        `newer than the version ${maxStoredVersion} this save supports; nothing was written. ` +
+        'Upgrade the plugin to one that knows this version, or restore an older revision on purpose.',
+      {
+        pluginId,
+        operation: 'saveState',
+        location: this.describeLocation(pluginId),
+        storedVersion,
+        supportedVersion: maxStoredVersion,
       },
     );
   }
@@ -249,6 +413,26 @@ export abstract class GuardedStorage implements PluginStateStorage {
     return new StorageError(
       `${operation}: the store at ${this.describeLocation()} is closed. Open a new storage instance to keep working.`,
       { operation, location: this.describeLocation() },
+    );
+  }
+}
+
+function resolveHistory(history: number | undefined): number {
+  const resolved = history ?? DEFAULT_HISTORY;
+  if (!Number.isSafeInteger(resolved) || resolved < 0 || resolved > MAX_HISTORY) {
+    throw new ValidationError(
+      `history must be a whole number of revisions from 0 to ${MAX_HISTORY}, got ${String(history)}.`,
+      { operation: 'configure' },
+    );
+  }
+  return resolved;
+}
+
+function checkRevision(revision: number, pluginId: PluginId, operation: string): void {
+  if (!Number.isSafeInteger(revision) || revision < 1) {
+    throw new ValidationError(
+      `${operation}: the revision of plugin ${pluginId} must be a whole number >= 1, got ${String(revision)}.`,
+      { pluginId, operation, issues: [{ path: 'revision', message: 'not a whole number >= 1' }] },
     );
   }
 }

@@ -160,9 +160,10 @@ function describeJsonIssues(value: unknown, maxDepth: number, root: string): Val
  * `__proto__` key or `constructor.prototype` payload that could pollute a prototype when the host
  * merges the value into its objects. Iterative: a tampered file may nest 100,000 levels.
  */
-function checkParsedJson(value: unknown, limit: number): void {
+function checkParsedJson(value: unknown, limit: number, shownLimit: number): void {
   const nodes: object[] = [];
   const depths: number[] = [];
+  checkNumber(value);
   if (value !== null && typeof value === 'object') {
     nodes.push(value);
     depths.push(0);
@@ -171,13 +172,13 @@ function checkParsedJson(value: unknown, limit: number): void {
     const node = nodes.pop()!;
     const depth = depths.pop()!;
     if (depth >= limit)
-      throw new JsonDecodeError(`the value nests deeper than the limit of ${limit - 1} levels`);
+      throw new JsonDecodeError(`the value nests deeper than the limit of ${shownLimit} levels`);
     if (Array.isArray(node)) {
       for (const child of node) {
         if (child !== null && typeof child === 'object') {
           nodes.push(child);
           depths.push(depth + 1);
-        }
+        } else checkNumber(child);
       }
       continue;
     }
@@ -185,7 +186,10 @@ function checkParsedJson(value: unknown, limit: number): void {
       const child: unknown = (node as Record<string, unknown>)[key];
       if (key === '__proto__')
         throw new JsonDecodeError('it holds a "__proto__" key, which could pollute prototypes');
-      if (child === null || typeof child !== 'object') continue;
+      if (child === null || typeof child !== 'object') {
+        checkNumber(child);
+        continue;
+      }
       if (key === 'constructor' && Object.hasOwn(child, 'prototype')) {
         throw new JsonDecodeError(
           'it holds a "constructor.prototype" payload, which could pollute prototypes',
@@ -194,6 +198,16 @@ function checkParsedJson(value: unknown, limit: number): void {
       nodes.push(child);
       depths.push(depth + 1);
     }
+  }
+}
+
+/**
+ * `JSON.parse` reads a number beyond the range of a double (`1e400`) as ±Infinity, which no save
+ * accepts and `JSON.stringify` would write as `null`: refused, like any other corruption.
+ */
+function checkNumber(value: unknown): void {
+  if (typeof value === 'number' && value - value !== 0) {
+    throw new JsonDecodeError('it holds a number beyond the range of a double (it would read as ±Infinity)');
   }
 }
 
@@ -211,14 +225,15 @@ export class JsonDecodeError extends Error {}
 /**
  * Parses stored bytes without trusting them: invalid UTF-8 is refused (never silently replaced),
  * `__proto__` and `constructor.prototype` payloads are refused so nothing can pollute a prototype,
- * and values nested deeper than `limits.maxDepth` (plus one level for an envelope) are refused.
+ * numbers beyond the range of a double are refused, and values nested deeper than
+ * `limits.maxDepth` are refused (plus `wrapperLevels`, for an envelope around the data).
  *
  * `JSON.parse` itself defines a `__proto__` key as a plain own property, so parsing is safe; the
  * danger is in what a host does with the value later. The check is one walk that also measures
  * depth, where secure-json-parse would add two regular-expression scans of the text (1.3 ms per
  * MiB here) to the same walk.
  */
-export function parseStoredJson(bytes: Buffer | string, limits: StateLimits): unknown {
+export function parseStoredJson(bytes: Buffer | string, limits: StateLimits, wrapperLevels = 0): unknown {
   let text: string;
   if (typeof bytes === 'string') {
     text = bytes;
@@ -232,7 +247,7 @@ export function parseStoredJson(bytes: Buffer | string, limits: StateLimits): un
   } catch (error) {
     throw new JsonDecodeError(error instanceof Error ? error.message : String(error));
   }
-  checkParsedJson(parsed, limits.maxDepth + 1);
+  checkParsedJson(parsed, limits.maxDepth + wrapperLevels, limits.maxDepth);
   return parsed;
 }
 

@@ -1,3 +1,4 @@
+import type { StateContract } from './contract/state-contract.js';
 import { ValidationError } from './errors.js';
 import { isPluginId, normalizePluginId } from './ids.js';
 import type { JsonValue, PluginId } from './types.js';
@@ -6,23 +7,28 @@ import type { JsonValue, PluginId } from './types.js';
  * What a host's plugin offers the managers: an id and a way to read and restore its state.
  *
  * @example
- * const counter: Plugin = {
+ * const counter: Plugin<{ count: number }> & { count: number } = {
  *   id: pluginIdFromName('com.acme.counter'),
  *   name: 'counter',
  *   count: 0,
  *   getState() { return { count: this.count }; },
- *   setState(data) { this.count = (data as { count: number }).count; },
+ *   setState(data) { this.count = data.count; },
  * };
  */
-export interface Plugin {
+export interface Plugin<T = JsonValue> {
   /** A UUID, any case; the managers use its lower-case form. */
   readonly id: PluginId;
   /** A human-readable name, for the host's own listings. */
   readonly name?: string;
   /** Returns the state to persist; it must be plain JSON. */
-  getState(): JsonValue | Promise<JsonValue>;
-  /** Restores a state that was saved before. */
-  setState(data: JsonValue): void | Promise<void>;
+  getState(): T | Promise<T>;
+  /** Restores a state that was saved before (migrated and checked against the contract, if any). */
+  setState(data: T): void | Promise<void>;
+  /**
+   * The version, schema, migrations, default and references of this plugin's state. Without one,
+   * the plugin writes and reads version 1 and any JSON.
+   */
+  readonly stateContract?: StateContract<T>;
 }
 
 /**

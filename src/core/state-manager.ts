@@ -1,16 +1,23 @@
 import { createPluginStateHandle } from '../layers/access/create-handle.js';
 import type { ForPluginOptions } from '../layers/access/for-plugin-options.js';
 import type { PluginStateHandle } from '../layers/access/plugin-state-handle.js';
+import { retrying } from '../layers/retry/index.js';
 import { scanned } from '../layers/scan/index.js';
 import { FileSystemStateStorage } from '../storage/file-system/index.js';
 import { MemoryStateStorage } from '../storage/memory.js';
 import { runBatch } from './batch.js';
-import { ValidationError } from './errors.js';
+import { ContractedStates } from './contract/contracted-states.js';
+import type { MigrateAllOptions, MigrationOutcome, MigrationPlan } from './contract/migration-report.js';
+import { StorageError, ValidationError } from './errors.js';
 import type { ManagerOptions } from './manager-options.js';
-import { checkPlugin, type Plugin, shownPluginId } from './plugin.js';
+import type { Plugin } from './plugin.js';
+import { shownPluginId } from './plugin.js';
 import { Reporter } from './report.js';
 import type { PluginStateStorage } from './storage.js';
-import type { PluginId, PluginState } from './types.js';
+import type { PluginId, PluginState, RevisionInfo, SaveOptions } from './types.js';
+
+/** Any plugin, whatever the type of its state: the managers check the data at run time. */
+export type AnyPlugin = Plugin<unknown>;
 
 /**
  * What `PluginManager` uses beyond the public API: the same operations, named after the
@@ -20,17 +27,29 @@ import type { PluginId, PluginState } from './types.js';
 export interface StateManagerInternals {
   readonly storage: PluginStateStorage;
   readonly reporter: Reporter;
+  /** Plugin-level saves and loads through contracts; `PluginManager` sets its reference check. */
+  readonly contracted: ContractedStates;
   /** Runs `task`, reporting its failure under `operation` before rethrowing it unchanged. */
   reported<T>(operation: string, pluginId: string | undefined, task: () => Promise<T>): Promise<T>;
   /** Saves one plugin's state without reporting (the caller reports). */
-  save(plugin: Plugin, operation: string): Promise<void>;
+  save(plugin: AnyPlugin, operation: string): Promise<void>;
   /** Loads one plugin's state without reporting (the caller reports). */
-  load(plugin: Plugin, operation: string): Promise<void>;
+  load(plugin: AnyPlugin, operation: string): Promise<void>;
   /** Saves every plugin, reporting each failure; throws one `BatchError` if any failed. */
-  saveAll(plugins: readonly Plugin[], operation: string): Promise<void>;
+  saveAll(plugins: readonly AnyPlugin[], operation: string): Promise<void>;
   /** Loads every plugin, reporting each failure; throws one `BatchError` if any failed. */
-  loadAll(plugins: readonly Plugin[], operation: string): Promise<void>;
+  loadAll(plugins: readonly AnyPlugin[], operation: string): Promise<void>;
+  /** `migrateAll` under the caller's operation name. */
+  migrateAll(
+    plugins: readonly AnyPlugin[],
+    options: MigrateAllOptions | undefined,
+    operation: string,
+  ): Promise<MigrationOutcome[]>;
+  /** The storage's history method, or a `StorageError` saying the storage keeps no history. */
+  history<K extends HistoryMethod>(method: K, operation: string): NonNullable<PluginStateStorage[K]>;
 }
+
+type HistoryMethod = 'listRevisions' | 'loadRevision' | 'restoreRevision' | 'purgeState';
 
 let internalsOf: (manager: PluginStateManager) => StateManagerInternals;
 
@@ -50,6 +69,7 @@ let internalsOf: (manager: PluginStateManager) => StateManagerInternals;
 export class PluginStateManager {
   readonly #storage: PluginStateStorage;
   readonly #reporter: Reporter;
+  readonly #contracted: ContractedStates;
   readonly #internals: StateManagerInternals;
 
   static {
@@ -65,16 +85,22 @@ export class PluginStateManager {
         );
       }
     }
-    this.#storage = withSecretScanning(storage, options);
+    this.#storage = withSecretScanning(withRetries(storage, options), options);
     this.#reporter = new Reporter(options.onReport);
+    this.#contracted = new ContractedStates(this.#storage, this.#reporter, invalidStatePolicy(options));
+    const save = (plugin: AnyPlugin, operation: string) => this.#contracted.save(plugin, operation);
+    const load = (plugin: AnyPlugin, operation: string) => this.#contracted.load(plugin, operation);
     this.#internals = {
       storage: this.#storage,
       reporter: this.#reporter,
+      contracted: this.#contracted,
       reported: (operation, pluginId, task) => this.#reported(operation, pluginId, task),
-      save: (plugin, operation) => this.#save(plugin, operation),
-      load: (plugin, operation) => this.#load(plugin, operation),
-      saveAll: (plugins, operation) => this.#batch(plugins, operation, (p, op) => this.#save(p, op)),
-      loadAll: (plugins, operation) => this.#batch(plugins, operation, (p, op) => this.#load(p, op)),
+      save,
+      load,
+      saveAll: (plugins, operation) => this.#batch(plugins, operation, save),
+      loadAll: (plugins, operation) => this.#batch(plugins, operation, load),
+      migrateAll: (plugins, options, operation) => this.#migrateAll(plugins, options, operation),
+      history: (method, operation) => this.#history(method, operation),
     };
   }
 
@@ -99,24 +125,111 @@ export class PluginStateManager {
   }
 
   /**
-   * Stores what `plugin.getState()` returns, stamped with the current time.
+   * Stores what `plugin.getState()` returns, stamped with the current time and the version of the
+   * plugin's `stateContract` (1 without one), after checking it against the contract's schema and
+   * references. A state stored at a newer version is never overwritten: that save is a
+   * `VersionIncompatibilityError`, decided atomically by the storage.
    *
    * @example
    * await manager.saveState(plugin);
    */
-  saveState(plugin: Plugin): Promise<void> {
-    return this.#reported('saveState', shownPluginId(plugin), () => this.#save(plugin, 'saveState'));
+  saveState(plugin: AnyPlugin): Promise<void> {
+    return this.#reported('saveState', shownPluginId(plugin), () =>
+      this.#contracted.save(plugin, 'saveState'),
+    );
   }
 
   /**
-   * Hands the stored state to `plugin.setState(data)`; when nothing is stored the plugin is left
-   * untouched (`setState` is not called), so it keeps its own defaults.
+   * Hands the stored state to `plugin.setState(data)`. A state stored at an older version is
+   * migrated first, checked against the schema, and saved (compare-and-set on the revision it was
+   * read at, the state before kept in history) before the plugin gets it. With nothing stored the
+   * plugin gets its contract's `default`, or is left untouched without one. See
+   * `ManagerOptions.onInvalidState` for corrupt, invalid or unmigratable states.
    *
    * @example
    * await manager.loadState(plugin);
    */
-  loadState(plugin: Plugin): Promise<void> {
-    return this.#reported('loadState', shownPluginId(plugin), () => this.#load(plugin, 'loadState'));
+  loadState(plugin: AnyPlugin): Promise<void> {
+    return this.#reported('loadState', shownPluginId(plugin), () =>
+      this.#contracted.load(plugin, 'loadState'),
+    );
+  }
+
+  /**
+   * What `loadState(plugin)` would do with the stored state, without running or writing anything:
+   * the versions and the steps, or why it would fail.
+   *
+   * @example
+   * const plan = await manager.planMigration(plugin);
+   * if (plan.status === 'migrate') console.log(`will run steps ${plan.steps.join(', ')}`);
+   */
+  planMigration(plugin: AnyPlugin): Promise<MigrationPlan> {
+    return this.#reported('planMigration', shownPluginId(plugin), () =>
+      this.#contracted.plan(plugin, 'planMigration'),
+    );
+  }
+
+  /**
+   * Migrates every stored state of `plugins` that is behind its contract, without calling any
+   * plugin's `setState`. Never throws for one plugin: each gets a line in the report (migrated,
+   * current, nothing stored, or failed with its error, which is also sent to `onReport`).
+   * With `{ dryRun: true }` the steps run and are checked, and nothing is saved.
+   *
+   * @example
+   * const report = await manager.migrateAll(plugins, { dryRun: true });
+   * for (const line of report) if (line.status === 'failed') console.error(line.pluginId, line.error);
+   */
+  migrateAll(plugins: AnyPlugin[], options?: MigrateAllOptions): Promise<MigrationOutcome[]> {
+    return this.#migrateAll(plugins, options, 'migrateAll');
+  }
+
+  /**
+   * The revisions kept of a state, newest first: the current one, then its history.
+   *
+   * @example
+   * for (const r of await manager.listRevisions(pluginId)) console.log(r.revision, r.lastModified, r.size);
+   */
+  listRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
+    return this.#reported('listRevisions', shownPluginId(pluginId), () =>
+      this.#history('listRevisions', 'listRevisions')(pluginId),
+    );
+  }
+
+  /**
+   * One kept revision of a state, or `undefined` when it is not kept.
+   *
+   * @example
+   * const before = await manager.loadRevision(pluginId, 3);
+   */
+  loadRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    return this.#reported('loadRevision', shownPluginId(pluginId), () =>
+      this.#history('loadRevision', 'loadRevision')(pluginId, revision),
+    );
+  }
+
+  /**
+   * Saves a kept revision again as the newest one (history is never rewritten), also after a
+   * delete. Pass `expectedRevision` to refuse it if the state changed meanwhile.
+   *
+   * @example
+   * await manager.restoreRevision(pluginId, 3);
+   */
+  restoreRevision(pluginId: PluginId, revision: number, options?: SaveOptions): Promise<PluginState> {
+    return this.#reported('restoreRevision', shownPluginId(pluginId), () =>
+      this.#history('restoreRevision', 'restoreRevision')(pluginId, revision, options),
+    );
+  }
+
+  /**
+   * Removes a state and its whole history: what `deleteState` keeps for undoing is gone too.
+   *
+   * @example
+   * await manager.purgeState(pluginId);
+   */
+  purgeState(pluginId: PluginId): Promise<void> {
+    return this.#reported('purgeState', shownPluginId(pluginId), () =>
+      this.#history('purgeState', 'purgeState')(pluginId),
+    );
   }
 
   /**
@@ -136,7 +249,7 @@ export class PluginStateManager {
    * @example
    * await manager.saveAllStates([editor, linter, theme]);
    */
-  saveAllStates(plugins: Plugin[]): Promise<void> {
+  saveAllStates(plugins: AnyPlugin[]): Promise<void> {
     return this.#internals.saveAll(plugins, 'saveAllStates');
   }
 
@@ -146,7 +259,7 @@ export class PluginStateManager {
    * @example
    * await manager.loadAllStates([editor, linter, theme]);
    */
-  loadAllStates(plugins: Plugin[]): Promise<void> {
+  loadAllStates(plugins: AnyPlugin[]): Promise<void> {
     return this.#internals.loadAll(plugins, 'loadAllStates');
   }
 
@@ -242,22 +355,42 @@ export class PluginStateManager {
     }
   }
 
-  async #save(plugin: Plugin, operation: string): Promise<void> {
-    const pluginId = checkPlugin(plugin, operation);
-    const data = await plugin.getState();
-    await this.#storage.saveState({ pluginId, data, lastModified: new Date() });
+  async #migrateAll(
+    plugins: readonly AnyPlugin[],
+    options: MigrateAllOptions | undefined,
+    operation: string,
+  ): Promise<MigrationOutcome[]> {
+    return this.#reported(operation, undefined, async () => {
+      this.#checkArray(plugins, operation);
+      const dryRun = options?.dryRun === true;
+      return Promise.all(plugins.map((plugin) => this.#contracted.migrateStored(plugin, dryRun, operation)));
+    });
   }
 
-  async #load(plugin: Plugin, operation: string): Promise<void> {
-    const pluginId = checkPlugin(plugin, operation);
-    const state = await this.#storage.loadState(pluginId);
-    if (state !== undefined) await plugin.setState(state.data);
+  #history<K extends HistoryMethod>(method: K, operation: string): NonNullable<PluginStateStorage[K]> {
+    const storage = this.#storage;
+    const found = storage[method];
+    if (typeof found !== 'function') {
+      throw new StorageError(
+        `${operation}: this manager's storage keeps no history (it has no ${method}). Use a built-in storage, or one that implements the history methods.`,
+        { operation },
+      );
+    }
+    return found.bind(storage) as NonNullable<PluginStateStorage[K]>;
+  }
+
+  #checkArray(plugins: unknown, operation: string): void {
+    if (!Array.isArray(plugins)) {
+      throw new ValidationError(`${operation}: expected an array of plugins, got ${typeof plugins}.`, {
+        operation,
+      });
+    }
   }
 
   async #batch(
-    plugins: readonly Plugin[],
+    plugins: readonly AnyPlugin[],
     operation: string,
-    each: (plugin: Plugin, operation: string) => Promise<void>,
+    each: (plugin: AnyPlugin, operation: string) => Promise<void>,
   ): Promise<void> {
     if (!Array.isArray(plugins)) {
       const error = new ValidationError(
@@ -282,6 +415,19 @@ export function stateManagerInternals(manager: PluginStateManager): StateManager
   return internalsOf(manager);
 }
 
+/** Transient failures are tried again unless the host turns it off; retries go to `onReport`. */
+function withRetries(storage: PluginStateStorage, options: ManagerOptions): PluginStateStorage {
+  if (options.retry === false) return storage;
+  if (options.retry !== undefined && (options.retry === null || typeof options.retry !== 'object')) {
+    throw new ValidationError('PluginStateManager: retry must be a RetryPolicy object or false.', {
+      operation: 'PluginStateManager',
+    });
+  }
+  const policy = options.retry ?? {};
+  const onReport = policy.onReport ?? options.onReport;
+  return retrying(storage, { ...policy, ...(onReport ? { onReport } : {}) });
+}
+
 /**
  * Every save a manager makes is scanned for secrets unless the host turns it off: plugins should
  * not keep credentials in plain state, and by default the host hears of it (path and kind only).
@@ -296,6 +442,17 @@ function withSecretScanning(storage: PluginStateStorage, options: ManagerOptions
   }
   if (policy === 'off') return storage;
   return scanned(storage, { policy, ...(options.onReport ? { onReport: options.onReport } : {}) });
+}
+
+function invalidStatePolicy(options: ManagerOptions): 'throw' | 'default' {
+  const policy = options.onInvalidState ?? 'throw';
+  if (policy !== 'throw' && policy !== 'default') {
+    throw new ValidationError(
+      `PluginStateManager: onInvalidState must be 'throw' or 'default', got ${JSON.stringify(policy)}.`,
+      { operation: 'PluginStateManager' },
+    );
+  }
+  return policy;
 }
 
 /** Storage built by a factory also reports to the manager's hook (e.g. a corrupt record skipped). */

@@ -22,6 +22,30 @@ export interface SaveOptions {
    * stored revision. A mismatch is a `ConflictError` carrying the stored revision.
    */
   expectedRevision?: number;
+  /**
+   * Saves only if the stored state's `version` is at most this (a state stored at a newer schema
+   * version is never overwritten by an older plugin); otherwise a `VersionIncompatibilityError`.
+   * Checked atomically with the write, like `expectedRevision`. Nothing stored passes.
+   */
+  maxStoredVersion?: number;
+  /**
+   * Keeps the revision this save replaces in history even when the store keeps none
+   * (`history: 0`), until the next save. Migrations use it, so the state before a migration
+   * stays recoverable.
+   */
+  keepReplaced?: boolean;
+}
+
+/** One kept revision of a state, as `listRevisions` describes it. */
+export interface RevisionInfo {
+  revision: number;
+  /** The schema version the revision was saved at. */
+  version: number;
+  lastModified: Date;
+  /** Bytes of the revision's data, serialized as JSON (UTF-8). */
+  size: number;
+  /** True for the revision `loadState` returns now; false for one kept in history. */
+  current: boolean;
 }
 
 /** Something that happened inside the library that a host may want to log or count. */

@@ -1,12 +1,13 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../core/errors.js';
+import { MAX_HISTORY } from '../core/guarded-storage.js';
 import type { PluginStateStorage, StorageOptions } from '../core/storage.js';
 import { FileSystemStateStorage } from './file-system/index.js';
 import { MemoryStateStorage } from './memory.js';
 
 const SUPPORTED =
-  '"memory:", "file:<folder>", "sqlite:<file>", "postgres://user@host:port/database" (or "postgresql://")';
+  '"memory:", "file:<folder>", "sqlite:<file>", "postgres://user@host:port/database" (or "postgresql://"), each may end in "?history=N"';
 
 /**
  * Builds a storage from a URL and opens it, so that a wrong path or an unreachable server fails
@@ -19,6 +20,11 @@ const SUPPORTED =
  * - `sqlite:./states.db`, `sqlite:/abs/states.db` — one SQLite database (needs `better-sqlite3`)
  * - `postgres://user:pass@host:5432/db?schema=app&table=plugin_states` — PostgreSQL (needs `pg`);
  *   `schema` and `table` are read from the query string and not sent to the server
+ *
+ * Every URL takes `history=N`: how many replaced revisions of each state to keep (0 to 10,000;
+ * `options.history`, which the URL's value overrides): `file:./states?history=50`, `memory:?history=0`.
+ * The part of a `memory:`, `file:` or `sqlite:` URL after a `?` is read as parameters, and any other
+ * parameter than `history` is refused; a PostgreSQL URL's other parameters go to the driver.
  *
  * @example
  * const storage = await openStorage(process.env.PLUGIN_STATE_URL ?? 'file:./plugin-states');
@@ -42,21 +48,29 @@ async function createStorage(url: string, options: StorageOptions): Promise<Plug
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   const rest = scheme ? url.slice(scheme.length + 1) : '';
   switch (scheme) {
-    case 'memory':
-      if (rest !== '') throw invalid(url, '"memory:" takes nothing after the colon');
-      return new MemoryStateStorage(options);
-    case 'file':
-      return new FileSystemStateStorage(localPath(url, rest), options);
+    case 'memory': {
+      const { target, history } = localParameters(url, rest);
+      if (target !== '') throw invalid(url, '"memory:" takes nothing after the colon but "?history=N"');
+      return new MemoryStateStorage(withHistory(options, history));
+    }
+    case 'file': {
+      const { target, history } = localParameters(url, rest);
+      return new FileSystemStateStorage(localPath(url, target), withHistory(options, history));
+    }
     case 'sqlite': {
+      const { target, history } = localParameters(url, rest);
       const { SqliteStateStorage } = await import('./sqlite/index.js');
-      return new SqliteStateStorage(rest === ':memory:' ? rest : localPath(url, rest), options);
+      return new SqliteStateStorage(
+        target === ':memory:' ? target : localPath(url, target),
+        withHistory(options, history),
+      );
     }
     case 'postgres':
     case 'postgresql': {
-      const { connectionString, schema, table } = postgresTarget(url);
+      const { connectionString, schema, table, history } = postgresTarget(url);
       const { PostgresStateStorage } = await import('./postgres/index.js');
       return new PostgresStateStorage(connectionString, {
-        ...options,
+        ...withHistory(options, history),
         ...(schema ? { schema } : {}),
         ...(table ? { table } : {}),
       });
@@ -64,6 +78,41 @@ async function createStorage(url: string, options: StorageOptions): Promise<Plug
     default:
       throw invalid(url, scheme ? `the scheme "${scheme}:" is not supported` : 'it has no scheme');
   }
+}
+
+function withHistory(options: StorageOptions, history: number | undefined): StorageOptions {
+  return history === undefined ? options : { ...options, history };
+}
+
+/** The place of a `memory:`, `file:` or `sqlite:` URL, and its one parameter, `history`. */
+function localParameters(url: string, rest: string): { target: string; history?: number } {
+  const mark = rest.indexOf('?');
+  if (mark < 0) return { target: rest };
+  const params = new URLSearchParams(rest.slice(mark + 1));
+  for (const key of new Set(params.keys())) {
+    if (key !== 'history') {
+      throw invalid(
+        url,
+        `the parameter "${key}" is not known (the only one is "history", e.g. "?history=20")`,
+      );
+    }
+  }
+  return { target: rest.slice(0, mark), history: historyParameter(url, params) };
+}
+
+/** `history=N` from a URL's parameters: a whole number from 0 to MAX_HISTORY, given once. */
+function historyParameter(url: string, params: URLSearchParams): number | undefined {
+  const values = params.getAll('history');
+  if (values.length === 0) return undefined;
+  const value = values[0]!;
+  if (values.length > 1 || !/^\d{1,6}$/.test(value) || Number(value) > MAX_HISTORY) {
+    const got = values.length > 1 ? `${values.length} values` : JSON.stringify(value);
+    throw invalid(
+      url,
+      `"history" must be given once, as a whole number of revisions from 0 to ${MAX_HISTORY} (e.g. "?history=20"), got ${got}`,
+    );
+  }
+  return Number(value);
 }
 
 /** `./states`, `/abs/states` or `///abs/states` (a file URL) → an absolute path. */
@@ -79,7 +128,12 @@ function localPath(url: string, rest: string): string {
   return isAbsolute(rest) ? rest : resolve(rest);
 }
 
-function postgresTarget(url: string): { connectionString: string; schema?: string; table?: string } {
+function postgresTarget(url: string): {
+  connectionString: string;
+  schema?: string;
+  table?: string;
+  history?: number;
+} {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -88,9 +142,16 @@ function postgresTarget(url: string): { connectionString: string; schema?: strin
   }
   const schema = parsed.searchParams.get('schema') ?? undefined;
   const table = parsed.searchParams.get('table') ?? undefined;
+  const history = historyParameter(url, parsed.searchParams);
   parsed.searchParams.delete('schema');
   parsed.searchParams.delete('table');
-  return { connectionString: parsed.toString(), ...(schema ? { schema } : {}), ...(table ? { table } : {}) };
+  parsed.searchParams.delete('history');
+  return {
+    connectionString: parsed.toString(),
+    ...(schema ? { schema } : {}),
+    ...(table ? { table } : {}),
+    ...(history === undefined ? {} : { history }),
+  };
 }
 
 function invalid(url: string, reason: string): ValidationError {

@@ -6,6 +6,7 @@ import { concurrencyTests } from './concurrency.js';
 import { copyTests } from './copies.js';
 import { edgeJsonTests } from './edge-json.js';
 import { Suite } from './harness.js';
+import { historyTests } from './history.js';
 import { limitTests } from './limits.js';
 import { corruptTests, persistenceTests } from './persistence.js';
 import { refusedValueTests } from './refused-values.js';
@@ -27,8 +28,8 @@ export type {
  * what makes a storage a backend (DESIGN.md, "Semantics every backend shares"). It covers round
  * trip, missing ids, delete idempotence, list, revisions and compare-and-set, copies, 200
  * concurrent saves, unicode and edge JSON, the limits (default and configured), bad ids, refused
- * values, close, and — as declared in `capabilities` — persistence across instances and corrupt
- * records. What a backend cannot do is declared, and reported as such, never skipped silently.
+ * values, close, `maxStoredVersion`, and — as declared in `capabilities` — persistence across
+ * instances, corrupt records and history (revisions, restore, purge). What a backend cannot do is declared, and reported as such, never skipped silently.
  *
  * Each test creates its own stores through `factory` and closes them, pass or fail. The whole
  * suite takes a few seconds on the memory backend; the one test that moves 10 MiB is tagged
@@ -53,17 +54,17 @@ export type {
  * const places = new WeakMap<PluginStateStorage, string>();
  * describeStorageConformance(
  *   'MyStateStorage',
- *   ({ limits }) => {
+ *   (options) => {
  *     const dir = mkdtempSync(join(tmpdir(), 'my-storage-'));
- *     const storage = new MyStateStorage(dir, { limits });
+ *     const storage = new MyStateStorage(dir, options); // { limits, history }
  *     places.set(storage, dir);
  *     return storage;
  *   },
  *   { describe, it, after },
  *   {
  *     persistent: true,
- *     reopen: (previous, { limits }) => {
- *       const storage = new MyStateStorage(places.get(previous)!, { limits });
+ *     reopen: (previous, options) => {
+ *       const storage = new MyStateStorage(places.get(previous)!, options);
  *       places.set(storage, places.get(previous)!);
  *       return storage;
  *     },
@@ -106,5 +107,6 @@ export function describeStorageConformance(
     closeTests(suite);
     persistenceTests(suite);
     corruptTests(suite);
+    historyTests(suite);
   });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ConflictError, ValidationError } from '../core/errors.js';
+import { ConflictError, ValidationError, VersionIncompatibilityError } from '../core/errors.js';
 import type { PluginStateStorage } from '../core/storage.js';
 import type { PluginId } from '../core/types.js';
 import { newId, rejectsWith, type Suite, stateOf } from './harness.js';
@@ -41,13 +41,16 @@ export function revisionTests(suite: Suite): void {
       assert.equal((await store.saveState(stateOf(a, 3))).revision, 3);
     });
 
-    suite.test('after a delete, the next save starts at revision 1 again', async (store) => {
+    // With history the deleted revisions are kept, and numbering goes on from them (so a client
+    // holding revision 2 from before the delete cannot overwrite the new state by mistake).
+    const afterDelete = suite.capabilities.history ? 3 : 1;
+    suite.test(`after a delete, the next save stores revision ${afterDelete}`, async (store) => {
       const id = newId();
       await store.saveState(stateOf(id, 1));
       await store.saveState(stateOf(id, 2));
       await store.deleteState(id);
-      assert.equal((await store.saveState(stateOf(id, 3))).revision, 1);
-      assert.equal((await store.loadState(id))?.revision, 1);
+      assert.equal((await store.saveState(stateOf(id, 3))).revision, afterDelete);
+      assert.equal((await store.loadState(id))?.revision, afterDelete);
     });
 
     suite.test('a revision given in the state is ignored: the store assigns it', async (store) => {
@@ -55,6 +58,52 @@ export function revisionTests(suite: Suite): void {
       const saved = await store.saveState(stateOf(id, 1, { revision: 42 }));
       assert.equal(saved.revision, 1);
       assert.equal((await store.loadState(id))?.revision, 1);
+    });
+  });
+
+  suite.describe('maxStoredVersion', () => {
+    suite.test('a state stored at a newer version is not overwritten', async (store) => {
+      const id = newId();
+      await store.saveState(stateOf(id, { by: 'v3 plugin' }, { version: 3 }));
+      const error = await rejectsWith(
+        'saveState(version 2, maxStoredVersion 2)',
+        VersionIncompatibilityError,
+        'VERSION_INCOMPATIBLE',
+        () => store.saveState(stateOf(id, { by: 'v2 plugin' }, { version: 2 }), { maxStoredVersion: 2 }),
+      );
+      assert.equal(error.storedVersion, 3, 'storedVersion');
+      assert.equal(error.supportedVersion, 2, 'supportedVersion');
+      assert.ok(error.message.includes(id), 'the message names the plugin id');
+      await assertStored(store, id, { by: 'v3 plugin' }, 1, 'after the refusal');
+      assert.equal((await store.loadState(id))?.version, 3, 'the stored version is unchanged');
+      const next = await store.saveState(stateOf(id, 'v3 again', { version: 3 }), { maxStoredVersion: 3 });
+      assert.equal(next.revision, 2, 'an equal version saves, and the refusal used up no revision');
+    });
+
+    suite.test('an older or missing stored version passes, with expectedRevision too', async (store) => {
+      const id = newId();
+      const first = await store.saveState(stateOf(id, 'v1', { version: 1 }), { maxStoredVersion: 1 });
+      assert.equal(first.revision, 1, 'nothing stored passes');
+      const second = await store.saveState(stateOf(id, 'v2', { version: 2 }), {
+        maxStoredVersion: 2,
+        expectedRevision: 1,
+      });
+      assert.equal(second.revision, 2);
+      await rejectsWith('a stale revision with a good version', ConflictError, 'CONFLICT', () =>
+        store.saveState(stateOf(id, 'x', { version: 2 }), { maxStoredVersion: 5, expectedRevision: 1 }),
+      );
+      await assertStored(store, id, 'v2', 2, 'after the conflict');
+    });
+
+    suite.test('an invalid maxStoredVersion is a ValidationError and changes nothing', async (store) => {
+      const id = newId();
+      await store.saveState(stateOf(id, 'kept'));
+      for (const bad of [0, -1, 1.5, Number.NaN, '2']) {
+        await rejectsWith(`maxStoredVersion ${String(bad)}`, ValidationError, 'VALIDATION', () =>
+          store.saveState(stateOf(id, 'changed'), { maxStoredVersion: bad as number }),
+        );
+      }
+      await assertStored(store, id, 'kept', 1, 'after the refusals');
     });
   });
 

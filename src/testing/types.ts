@@ -9,6 +9,11 @@ export interface StorageFactoryOptions {
    * tests, which expect the defaults: depth 128, 10 MiB.
    */
   limits?: Partial<StateLimits>;
+  /**
+   * Replaced revisions per state the new store must keep (pass it to the backend's
+   * `options.history`); undefined means the backend's default (10 for the built-in ones).
+   */
+  history?: number;
 }
 
 /**
@@ -78,4 +83,9 @@ export interface ConformanceCapabilities {
    * `SerializationError`.
    */
   listWithCorruptRecord?: 'skip' | 'throw';
+  /**
+   * The storage keeps the history of each state (`listRevisions`, `loadRevision`,
+   * `restoreRevision`, `purgeState`) and honours `options.history`. Every built-in backend does.
+   */
+  history?: boolean;
 }

@@ -5,6 +5,12 @@
 //                                 <count> compare-and-set increments of data.count, retrying on
 //                                 ConflictError (any other error fails the process);
 //                                 prints {"acked","conflicts","revisions"}
+//   versioned <db> <id> <version> <maxStoredVersion|-> <saves|until-refused:n>
+//                                 opens the store (history 10000), prints "ready", waits for "go",
+//                                 then saves {"by": <version>, "n"} at <version> (with
+//                                 maxStoredVersion unless "-"), <saves> times or until refused n
+//                                 times; only VersionIncompatibilityError may refuse a save; prints
+//                                 {"acked": [revisions], "refused", "storedVersions": [..]}
 //   serve <db>                    reads JSON commands from stdin, one a line:
 //                                 {"op":"save","id","data"} | {"op":"delete","id"} | {"op":"list"};
 //                                 answers each with one JSON line once the operation is acknowledged
@@ -120,6 +126,40 @@ async function main(): Promise<void> {
       const [, id, count] = args;
       const { incrementCommand } = await import('./increment-loop.js');
       await incrementCommand(new SqliteStateStorage(db!), id!, Number(count), readLine);
+      break;
+    }
+    case 'versioned': {
+      const [, id, version, max, plan] = args;
+      const { VersionIncompatibilityError } = await import('../../src/index.js');
+      const store = new SqliteStateStorage(db!, { history: 10_000 });
+      await store.open();
+      print('ready');
+      if ((await readLine()) !== 'go') throw new Error('expected "go"');
+      const untilRefused = plan!.startsWith('until-refused:') ? Number(plan!.split(':')[1]) : undefined;
+      const saves = untilRefused === undefined ? Number(plan) : Number.POSITIVE_INFINITY;
+      const acked: number[] = [];
+      const storedVersions = new Set<number>();
+      let refused = 0;
+      for (let n = 0; n < saves && (untilRefused === undefined || refused < untilRefused); n++) {
+        try {
+          const saved = await store.saveState(
+            {
+              pluginId: id!,
+              data: { by: Number(version), n },
+              lastModified: new Date(),
+              version: Number(version),
+            },
+            max === '-' ? {} : { maxStoredVersion: Number(max) },
+          );
+          acked.push(saved.revision!);
+        } catch (error) {
+          if (!(error instanceof VersionIncompatibilityError)) throw error;
+          refused++;
+          storedVersions.add(error.storedVersion!);
+        }
+      }
+      await store.close();
+      print({ acked, refused, storedVersions: [...storedVersions] });
       break;
     }
     case 'serve': {

@@ -12,13 +12,17 @@ export function tempDir(t: TestContext): string {
 }
 
 /**
- * The names in a folder, sorted, less what a store keeps there by design: the change journal, and
- * the lock-owner files of this (live) test process's open stores. Another process's owner file
- * stays visible, so a test sees one that a dead process left behind.
+ * The names in a folder, sorted, less what a store keeps there by design: the change journal, the
+ * history of the file storage (`<id>.json.~<revision>`, `<id>.json.~last`), and the lock-owner files
+ * of this (live) test process's open stores. Another process's owner file stays visible, so a test
+ * sees one that a dead process left behind.
  */
 export function namesIn(dir: string): string[] {
   return readdirSync(dir)
-    .filter((name) => name !== '.changes.log' && !name.startsWith(`.owner-${process.pid}-`))
+    .filter(
+      (name) =>
+        name !== '.changes.log' && !name.startsWith(`.owner-${process.pid}-`) && !/\.json\.~/.test(name),
+    )
     .sort();
 }
 

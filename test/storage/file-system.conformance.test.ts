@@ -12,12 +12,17 @@ let stores = 0;
 for (const listCache of [true, false]) {
   describeStorageConformance(
     `FileSystemStateStorage (listCache: ${listCache})`,
-    ({ limits }) => new FileSystemStateStorage(join(root, String(stores++)), { limits, listCache }),
+    ({ limits, history }) =>
+      new FileSystemStateStorage(join(root, String(stores++)), { limits, history, listCache }),
     { describe, it, after },
     {
       persistent: true,
-      reopen: (previous, { limits }) =>
-        new FileSystemStateStorage((previous as FileSystemStateStorage).baseDir, { limits, listCache }),
+      reopen: (previous, { limits, history }) =>
+        new FileSystemStateStorage((previous as FileSystemStateStorage).baseDir, {
+          limits,
+          history,
+          listCache,
+        }),
       sharedInstances: true,
       corrupt: (storage, id) => {
         // A save cut short: what a crash inside a non-atomic writer would leave.
@@ -25,6 +30,7 @@ for (const listCache of [true, false]) {
         truncateSync(file, Math.floor(statSync(file).size / 2));
       },
       listWithCorruptRecord: 'skip',
+      history: true,
     },
   );
 }

@@ -4,8 +4,8 @@ import { describeStorageConformance } from '../../src/testing/index.js';
 
 describeStorageConformance(
   'MemoryStateStorage',
-  ({ limits }) => new MemoryStateStorage({ limits }),
+  (options) => new MemoryStateStorage(options),
   { describe, it, after },
   // States live only as long as the instance: nothing to reopen, nothing on a medium to corrupt.
-  { persistent: false },
+  { persistent: false, history: true },
 );

@@ -106,7 +106,7 @@ export function createPluginStateHandle(
 
   const methods = {
     get: (pluginId?: PluginId) => get(pluginId),
-    set: (state: StateUpdate, options?: SaveOptions) => set(state, options),
+    set: (state: StateUpdate, options?: Pick<SaveOptions, 'expectedRevision'>) => set(state, options),
     delete: (pluginId?: PluginId) => remove(pluginId),
   };
   const handle = Object.create(null) as Record<string, unknown>;

@@ -59,12 +59,17 @@ export interface PluginStateHandle {
   /**
    * Stores `state.data` as the handle's own state and resolves with what was stored.
    * `options.expectedRevision` makes it a compare-and-set (`0`: only if nothing is stored), a
-   * mismatch being a `ConflictError`.
+   * mismatch being a `ConflictError`. The storage's other save options (`maxStoredVersion`,
+   * `keepReplaced`) are the host's and are not taken from a plugin.
    */
-  readonly set: (state: StateUpdate, options?: SaveOptions) => Promise<StateSnapshot>;
+  readonly set: (
+    state: StateUpdate,
+    options?: Pick<SaveOptions, 'expectedRevision'>,
+  ) => Promise<StateSnapshot>;
   /**
    * Deletes the handle's own state (deleting a missing state is not an error). Another plugin's
-   * id is a `PermissionError`, even when that plugin is listed in `read`.
+   * id is a `PermissionError`, even when that plugin is listed in `read`. A storage with history
+   * keeps the deleted revision there, for the host to restore; the handle offers no history.
    */
   readonly delete: (pluginId?: PluginId) => Promise<void>;
 }

@@ -4,11 +4,11 @@ import {
   SerializationError,
   ValidationError,
 } from '../../core/errors.js';
-import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
+import { GuardedStorage, type ValidRecord, type WriteConditions } from '../../core/guarded-storage.js';
 import { JsonDecodeError, parseStoredJson } from '../../core/json.js';
 import type { StateLimits } from '../../core/limits.js';
 import type { PluginStateStorage } from '../../core/storage.js';
-import type { JsonValue, PluginId, PluginState, ReportHook } from '../../core/types.js';
+import type { JsonValue, PluginId, PluginState, ReportHook, RevisionInfo } from '../../core/types.js';
 import { checkEncryptionLimit, EncryptionBudget } from './encryption-budget.js';
 import {
   additionalData,
@@ -18,7 +18,16 @@ import {
   readEnvelope,
   sealEnvelope,
 } from './envelope.js';
-import { notAnEnvelope, notAuthentic, reservedId, unknownKey, type Where, wrongKey } from './errors.js';
+import {
+  notAnEnvelope,
+  notAuthentic,
+  reservedId,
+  subjectOf,
+  unknownKey,
+  type Where,
+  wrongKey,
+} from './errors.js';
+import { innerHistory, innerSaveOptions } from './history.js';
 import { type KeyConfig, type KeyOptions, KeyRing, keyConfig, type ResolvedKey } from './key-ring.js';
 import { configurationError } from './keys.js';
 import { DecryptedListCache } from './list-cache.js';
@@ -58,7 +67,9 @@ export function layerInternals(storage: unknown): LayerInternals | undefined {
 /**
  * Authenticated encryption at rest over any storage (see {@link encrypted}). The plaintext passes
  * the shared guard (ids, plain JSON, limits) here; the storage underneath stores an envelope as the
- * state's `data`, and keeps doing what only it can do atomically: revisions and compare-and-set.
+ * state's `data`, and keeps doing what only it can do atomically: revisions, compare-and-set, the
+ * `maxStoredVersion` check, and history (its own `history` option; each kept revision stays under
+ * the key it was written with).
  */
 export class EncryptedStateStorage extends GuardedStorage {
   readonly #inner: PluginStateStorage;
@@ -106,7 +117,7 @@ export class EncryptedStateStorage extends GuardedStorage {
     });
   }
 
-  protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
+  protected async writeRecord(record: ValidRecord, conditions: WriteConditions): Promise<number> {
     const { pluginId, version } = record;
     if (pluginId === ENCRYPTION_METADATA_ID) throw reservedId('saveState');
     const key = this.#ring!.current;
@@ -123,7 +134,7 @@ export class EncryptedStateStorage extends GuardedStorage {
     try {
       const stored = await this.#inner.saveState(
         { pluginId, data: envelope, lastModified: record.lastModified, version },
-        expectedRevision === undefined ? undefined : { expectedRevision },
+        innerSaveOptions(conditions),
       );
       return stored.revision!;
     } catch (error) {
@@ -138,9 +149,67 @@ export class EncryptedStateStorage extends GuardedStorage {
     return stored && this.#decrypt(stored, 'loadState');
   }
 
+  /** The storage underneath keeps the deleted revision in its history, as its `history` option says. */
   protected async removeRecord(pluginId: PluginId): Promise<void> {
     if (pluginId === ENCRYPTION_METADATA_ID) throw reservedId('deleteState');
+    this.#listCache.forget(pluginId);
     await this.#inner.deleteState(pluginId);
+  }
+
+  /**
+   * The inner storage's list, with each `size` the plaintext's: AES-GCM ciphertext is exactly as
+   * long as the plaintext (the data's UTF-8 JSON), so the size is read off each kept envelope
+   * without decrypting it (one read of each kept revision underneath, no key needed). A revision
+   * under a key this store no longer holds is still listed (its load is the typed error). Like every `RevisionInfo` field, the size is not authenticated here:
+   * `loadRevision` authenticates. A kept record that is not an envelope at all is left out, and an
+   * `IntegrityError` naming its revision goes to `onReport`; loading it is that error.
+   */
+  protected async listRecordRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
+    if (pluginId === ENCRYPTION_METADATA_ID) throw reservedId('listRevisions');
+    const inner = innerHistory(this.#inner, 'listRevisions', pluginId, this.describeLocation(pluginId));
+    const revisions: RevisionInfo[] = [];
+    for (const info of await inner.listRevisions(pluginId)) {
+      const stored = await inner.loadRevision(pluginId, info.revision);
+      // Dropped from history (by another instance's save or purge) since the list was read.
+      if (!stored) continue;
+      const parts = readEnvelope(stored.data);
+      if (typeof parts === 'string') {
+        // Left out and reported, as backends list around a record they cannot read: one bad revision
+        // (say, plaintext kept from before encryption was turned on) must not hide the good ones.
+        const error = notAnEnvelope(this.#where('listRevisions', pluginId, info.revision), parts);
+        this.report({
+          operation: 'listRevisions',
+          pluginId,
+          code: error.code,
+          error,
+          recovered: true,
+          message: error.message,
+        });
+        continue;
+      }
+      const { revision, version, lastModified, current } = info;
+      revisions.push({ revision, version, lastModified, size: parts.ct.length, current });
+    }
+    return revisions;
+  }
+
+  /**
+   * One kept revision, authenticated and decrypted exactly like `loadState`: under any key of the
+   * ring (an older key must still be in `olderKeys`), an `IntegrityError` naming the revision if it
+   * fails. `restoreRevision` reads through here, then saves like any save: under the current key.
+   */
+  protected async readRecordRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    if (pluginId === ENCRYPTION_METADATA_ID) throw reservedId('loadRevision');
+    const inner = innerHistory(this.#inner, 'loadRevision', pluginId, this.describeLocation(pluginId));
+    const stored = await inner.loadRevision(pluginId, revision);
+    return stored && this.#decrypt(stored, 'loadRevision', revision);
+  }
+
+  protected async purgeRecord(pluginId: PluginId): Promise<void> {
+    if (pluginId === ENCRYPTION_METADATA_ID) throw reservedId('purgeState');
+    const inner = innerHistory(this.#inner, 'purgeState', pluginId, this.describeLocation(pluginId));
+    this.#listCache.forget(pluginId);
+    await inner.purgeState(pluginId);
   }
 
   /**
@@ -195,31 +264,41 @@ export class EncryptedStateStorage extends GuardedStorage {
     await this.#inner.close?.();
   }
 
-  /** Decrypts one record; synchronous when its key is at hand (always, after the first use of a key). */
-  #decrypt(stored: PluginState, operation: string): PluginState | Promise<PluginState> {
+  /**
+   * Decrypts one record; synchronous when its key is at hand (always, after the first use of a key).
+   * With `revision`, the record is a kept revision and every error names it.
+   */
+  #decrypt(stored: PluginState, operation: string, revision?: number): PluginState | Promise<PluginState> {
     const fail = (error: unknown): never => {
-      if (error instanceof IntegrityError || error instanceof SerializationError) {
-        this.report({
-          operation,
-          pluginId: stored.pluginId,
-          code: error.code,
-          error,
-          message: error.message,
-        });
-      }
-      throw error;
+      throw this.#heard(error);
     };
     try {
       const parts = readEnvelope(stored.data);
-      if (typeof parts === 'string') throw notAnEnvelope(this.#where(operation, stored.pluginId), parts);
+      if (typeof parts === 'string') {
+        throw notAnEnvelope(this.#where(operation, stored.pluginId, revision), parts);
+      }
       const key = this.#ring!.byId(parts.kid);
       if (key instanceof Promise) {
-        return key.then((found) => this.#open(stored, parts, found, operation)).catch(fail);
+        return key.then((found) => this.#open(stored, parts, found, operation, revision)).catch(fail);
       }
-      return this.#open(stored, parts, key, operation);
+      return this.#open(stored, parts, key, operation, revision);
     } catch (error) {
       return fail(error);
     }
+  }
+
+  /** Reports an integrity or serialization failure to `onReport` (beside the thrown error); returns it. */
+  #heard(error: unknown): unknown {
+    if (error instanceof IntegrityError || error instanceof SerializationError) {
+      this.report({
+        operation: error.operation ?? 'loadState',
+        pluginId: error.pluginId,
+        code: error.code,
+        error,
+        message: error.message,
+      });
+    }
+    return error;
   }
 
   #open(
@@ -227,9 +306,10 @@ export class EncryptedStateStorage extends GuardedStorage {
     parts: EnvelopeParts,
     key: ResolvedKey | undefined,
     operation: string,
+    revision: number | undefined,
   ): PluginState {
     const { pluginId } = stored;
-    const where = () => this.#where(operation, pluginId);
+    const where = () => this.#where(operation, pluginId, revision);
     if (!key) throw unknownKey(where(), parts.kid);
     if (this.#mismatch(key)) throw wrongKey(where(), key.id, false);
     const version = stored.version ?? 1;
@@ -239,20 +319,22 @@ export class EncryptedStateStorage extends GuardedStorage {
     } catch (error) {
       throw notAuthentic(where(), key.id, error);
     }
-    const text = plaintext.toString('utf8');
-    plaintext.fill(0);
     let data: JsonValue;
     try {
-      // Authenticated bytes were checked when they were saved; checked again all the same (depth,
-      // prototype payloads), as every backend checks what it reads, in case a key holder wrote them.
-      data = parseStoredJson(text, this.limits) as JsonValue;
+      // Authenticated bytes were checked when they were saved; checked again all the same (UTF-8,
+      // depth, prototype payloads), as every backend checks what it reads, in case a key holder
+      // wrote them. The buffer, not a decoded string: decoding would replace invalid UTF-8 silently.
+      data = parseStoredJson(plaintext, this.limits) as JsonValue;
     } catch (error) {
       if (!(error instanceof JsonDecodeError)) throw error;
+      const { location } = where();
       throw new SerializationError(
-        `${operation}: the state of plugin ${pluginId} in ${where().location} decrypted, but does not hold ` +
+        `${operation}: ${subjectOf(where())} in ${location} decrypted, but does not hold ` +
           `valid JSON data: ${error.message}. Nothing was returned. Restore the record from a backup, or delete it.`,
-        { ...where(), cause: error },
+        { operation, pluginId, location, cause: error },
       );
+    } finally {
+      plaintext.fill(0);
     }
     return { pluginId, data, lastModified: stored.lastModified, version, revision: stored.revision };
   }
@@ -263,8 +345,10 @@ export class EncryptedStateStorage extends GuardedStorage {
     return usage !== undefined && usage.check !== key.check;
   }
 
-  #where(operation: string, pluginId: PluginId): Where {
-    return { operation, pluginId, location: this.describeLocation(pluginId) };
+  #where(operation: string, pluginId: PluginId, revision?: number): Where {
+    const where: Where = { operation, pluginId, location: this.describeLocation(pluginId) };
+    if (revision !== undefined) where.revision = revision;
+    return where;
   }
 
   /** The storage underneath refused the envelope: with the data already checked, that is its size limit. */

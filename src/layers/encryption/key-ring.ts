@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { IntegrityError } from '../../core/errors.js';
 import { checkKey, configurationError, type EncryptionKey, type KeyProvider, keyCheck } from './keys.js';
-import type { MetadataRecord } from './metadata.js';
+import { ENCRYPTION_METADATA_ID, type MetadataRecord } from './metadata.js';
 import { PassphraseKey, SCRYPT_PARAMETERS } from './passphrase.js';
 
 /** A key as the layer holds it: its id, a private copy of its bytes, and its check value. */
@@ -161,8 +161,9 @@ async function storeSalt(context: RingContext): Promise<Buffer> {
   if (await context.hasEncryptedRecords()) {
     throw new IntegrityError(
       `open: ${context.where} holds encrypted states but no passphrase salt: its encryption metadata record ` +
-        'is missing or was replaced. Restore that record from a backup of the store; without the salt a ' +
-        'passphrase cannot give back the key. Nothing was changed.',
+        'is missing or was replaced. Restore that record from a backup of the store, or from the history of the ' +
+        `storage underneath (its restoreRevision("${ENCRYPTION_METADATA_ID}", revision), if it keeps history); ` +
+        'without the salt a passphrase cannot give back the key. Nothing was changed.',
       { operation: 'open', location: context.where },
     );
   }

@@ -1,5 +1,6 @@
 import { cloneJson } from '../../core/json.js';
 import type { JsonValue, PluginId, PluginState } from '../../core/types.js';
+import { ENVELOPE_FORMAT, ENVELOPE_MARKER } from './envelope.js';
 
 /** Records whose ciphertext is longer are decrypted on every list rather than kept in memory. */
 const MAX_CACHED_CIPHERTEXT = 64 * 1024;
@@ -20,7 +21,10 @@ interface Decrypted {
  *
  * A hit needs the same plugin id, schema version, key id, IV, tag and ciphertext, character for
  * character: exactly the inputs that were authenticated before, which can only decrypt to the same
- * plaintext. Any change, tampering included, misses and goes through full authentication.
+ * plaintext. Any change, tampering included, misses and goes through full authentication. So does a
+ * revision brought back from history: a restore through the layer re-encrypts with a fresh IV, and
+ * an old envelope put back under the layer is opened again unless it is the very one cached, which
+ * can only hold the same data. Revision and `lastModified` always come from the record as stored now.
  */
 export class DecryptedListCache {
   private entries = new Map<PluginId, Decrypted>();
@@ -38,7 +42,8 @@ export class DecryptedListCache {
       entry.tag !== envelope.tag ||
       entry.iv !== envelope.iv ||
       entry.kid !== envelope.kid ||
-      entry.version !== (stored.version ?? 1)
+      entry.version !== (stored.version ?? 1) ||
+      !isWellFormedEnvelope(envelope)
     ) {
       return undefined;
     }
@@ -60,6 +65,16 @@ export class DecryptedListCache {
     });
   }
 
+  /**
+   * Drops what is kept of one state, when it is deleted or purged: not for correctness (a hit needs
+   * the exact envelope, whatever happened in between, history restores included) but so that a
+   * purged state's plaintext is not kept in memory until the next list.
+   */
+  forget(pluginId: PluginId): void {
+    this.entries.delete(pluginId);
+    this.next.delete(pluginId);
+  }
+
   /** Ends a list: only the records it saw stay cached, so deleted ones are forgotten. */
   commit(): void {
     this.entries = this.next;
@@ -70,4 +85,19 @@ export class DecryptedListCache {
   discard(): void {
     this.next = new Map();
   }
+}
+
+/**
+ * The marker and the exact five fields, as a full read requires: a hit must not let through an
+ * envelope that `loadState` would refuse, even when its ciphertext is the one decrypted before.
+ */
+function isWellFormedEnvelope(envelope: Record<string, unknown>): boolean {
+  if (envelope[ENVELOPE_MARKER] !== ENVELOPE_FORMAT) return false;
+  let fields = 0;
+  for (const key in envelope) {
+    if (key !== ENVELOPE_MARKER && key !== 'kid' && key !== 'iv' && key !== 'tag' && key !== 'ct')
+      return false;
+    fields++;
+  }
+  return fields === 5;
 }

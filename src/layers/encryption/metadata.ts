@@ -36,6 +36,11 @@ const MAX_ATTEMPTS = 100;
  * Reads and updates the metadata record of one inner storage. Updates are compare-and-set on the
  * record's revision, so several instances and processes sharing a store never lose each other's
  * counts or create two salts.
+ *
+ * With a storage that keeps history, each update keeps the replaced metadata in that storage's
+ * history like any record (bounded by its `history` option): nothing secret (the record is in clear
+ * anyway), and a lost or damaged record can be restored from there. The layer itself refuses the id
+ * for every operation, history ones included.
  */
 export class MetadataRecord {
   /** The latest version seen by this instance. */
@@ -96,7 +101,9 @@ function parse(data: JsonValue, where: string): EncryptionMetadata {
   const fail = (reason: string) =>
     new IntegrityError(
       `The encryption metadata record (plugin id ${ENCRYPTION_METADATA_ID}) in ${where} is not valid: ${reason}. ` +
-        'It holds the passphrase salt and key checks; restore it from a backup of the store. Nothing was changed.',
+        'It holds the passphrase salt and key checks; restore it from a backup of the store, or from the history ' +
+        'of the storage underneath if it keeps one (listRevisions and restoreRevision of that id, called on that ' +
+        'storage, not through the encryption layer). Nothing was changed.',
       { pluginId: ENCRYPTION_METADATA_ID, operation: 'open', location: where },
     );
   if (!isObject(data)) throw fail('it is not an object');

@@ -66,12 +66,22 @@ const MAX_ATTEMPTS = 50;
  * would after any concurrent write. Give every instance the new current key before rotating:
  * an instance still writing under an old key puts records back under it.
  *
+ * History is not re-encrypted: it is never rewritten. The storage underneath keeps each replaced
+ * revision (the one each re-encryption replaces too) and each deleted state's last revision as it
+ * was written, under its old key, until it ages out (after `history` more saves of that state) or
+ * the state is purged (`purgeState`, which removes the current state too). Keep the old key in
+ * `olderKeys` while such history is kept, or `loadRevision` and `restoreRevision` of it are an
+ * `IntegrityError`. With `encryptPlaintext`, the plaintext revisions so replaced stay in that
+ * history in clear: run it over a storage opened with `history: 0`, which drops the history of each
+ * state it rewrites.
+ *
  * @example
  * const storage = encrypted(inner, { key: newKey, olderKeys: [oldKey] });
  * const result = await rotateKeys(storage, {
  *   onProgress: ({ done, total }) => console.error(`rotated ${done}/${total}`),
  * });
- * // Every record is now under newKey: oldKey may be dropped from olderKeys.
+ * // Every current state is now under newKey. Keep oldKey in olderKeys while the history written
+ * // under it is kept (see above); then it may be dropped.
  */
 export async function rotateKeys(
   storage: EncryptedStateStorage,

@@ -1,7 +1,14 @@
 import { ValidationError } from '../../core/errors.js';
 import { isPluginId } from '../../core/ids.js';
 import type { PluginStateStorage } from '../../core/storage.js';
-import type { PluginId, PluginState, ReportHook, SaveOptions, StateReport } from '../../core/types.js';
+import type {
+  PluginId,
+  PluginState,
+  ReportHook,
+  RevisionInfo,
+  SaveOptions,
+  StateReport,
+} from '../../core/types.js';
 import { type SecretFinding, scanForSecrets } from './scan-for-secrets.js';
 
 /**
@@ -37,7 +44,9 @@ const LISTED = 10;
  * With `'warn'` (the default) the state is saved and a report names each JSON path and kind; with
  * `'refuse'` nothing is stored and the save rejects with a `ValidationError` listing them as
  * `issues`. Neither the report nor the error ever contains the secret. Loading, listing, deleting,
- * opening and closing go straight to the wrapped storage.
+ * opening and closing go straight to the wrapped storage, and so does history (`listRevisions`,
+ * `loadRevision`, `restoreRevision`, `purgeState`, present when the wrapped storage has them): a
+ * restore is not scanned, since it puts back data that is already stored.
  *
  * Scan before encrypting (`scanned(encrypted(storage, …))`): encryption protects data at rest, but
  * a secret in a plugin's state still reaches everything that can read that state.
@@ -70,6 +79,17 @@ class SecretScanningStorage implements PluginStateStorage {
   readonly #onReport: ReportHook | undefined;
   readonly #allow: SecretScanOptions['allow'];
 
+  // History, forwarded only when the wrapped storage keeps it (set in the constructor), so that the
+  // layer declares exactly what the storage under it can do.
+  declare listRevisions?: (pluginId: PluginId) => Promise<RevisionInfo[]>;
+  declare loadRevision?: (pluginId: PluginId, revision: number) => Promise<PluginState | undefined>;
+  declare restoreRevision?: (
+    pluginId: PluginId,
+    revision: number,
+    options?: SaveOptions,
+  ) => Promise<PluginState>;
+  declare purgeState?: (pluginId: PluginId) => Promise<void>;
+
   constructor(
     storage: PluginStateStorage,
     policy: SecretScanPolicy,
@@ -80,6 +100,24 @@ class SecretScanningStorage implements PluginStateStorage {
     this.#policy = policy;
     this.#onReport = onReport;
     this.#allow = allow;
+    // Closures over the storage, not references to it: nothing on the layer leads to the storage.
+    if (typeof storage.listRevisions === 'function') {
+      this.listRevisions = (pluginId) => storage.listRevisions!(pluginId);
+    }
+    if (typeof storage.loadRevision === 'function') {
+      this.loadRevision = (pluginId, revision) => storage.loadRevision!(pluginId, revision);
+    }
+    if (typeof storage.restoreRevision === 'function') {
+      // Not scanned: a restore saves again data that is already stored, as it was stored (it was
+      // scanned when it was first saved through this layer, and scanning it now would not remove it
+      // from history). A host that changed its policy since, or stored around the layer, has to
+      // know that history keeps what was saved then; SECURITY.md says so.
+      this.restoreRevision = (pluginId, revision, options) =>
+        storage.restoreRevision!(pluginId, revision, options);
+    }
+    if (typeof storage.purgeState === 'function') {
+      this.purgeState = (pluginId) => storage.purgeState!(pluginId);
+    }
   }
 
   async saveState(state: PluginState, options?: SaveOptions): Promise<PluginState> {

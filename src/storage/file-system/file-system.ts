@@ -2,25 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PluginStateError, SerializationError, StorageError } from '../../core/errors.js';
-import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
+import { GuardedStorage, type ValidRecord, type WriteConditions } from '../../core/guarded-storage.js';
 import type { StorageOptions } from '../../core/storage.js';
-import type { PluginId, PluginState } from '../../core/types.js';
+import type { PluginId, PluginState, RevisionInfo } from '../../core/types.js';
 import { ChangeJournal, JOURNAL_FILE } from './change-journal.js';
 import { DirectoryIndex, listWithoutCache } from './directory-index.js';
-import {
-  checkStoredFile,
-  decodeEnvelope,
-  decodeHeader,
-  EnvelopeError,
-  type EnvelopeHeader,
-  encodeEnvelope,
-  HEADER_READ_BYTES,
-  TRAILER_BYTES,
-} from './envelope.js';
+import { decodeEnvelope, EnvelopeError, encodeEnvelope } from './envelope.js';
 import { fileSystemError } from './errors.js';
 import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
+import { HistoryFiles } from './history.js';
+import { HistoryReader } from './history-reader.js';
 import { checkStorageHygiene, type UnsafeFolderPolicy } from './hygiene.js';
 import { FileLock, isLockHeld, isWriterGone, LockOwner, processStart, sweepDeadLocks } from './lock.js';
+import { inspectStoredFile, type StoredFile } from './stored-file.js';
 
 /** Options of {@link FileSystemStateStorage}; every field has a safe default. */
 export interface FileSystemStorageOptions extends StorageOptions {
@@ -55,8 +49,6 @@ const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const TEMP_FILE = /\.(?:json|log)\.tmp-(\d+)-(\d+)-[0-9a-f]+$/;
 const HELD_LOCK = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json\.lock$/;
 const LOCKING_FILE = /\.json\.lock(\.break)?$|^\.owner-/;
-/** Files up to this size are fully decoded before being replaced, so any corruption is noticed. */
-const FULL_CHECK_BYTES = 16 * 1024;
 
 /**
  * Stores each plugin's state as one human-readable JSON file, `<baseDir>/<pluginId>.json`.
@@ -67,6 +59,12 @@ const FULL_CHECK_BYTES = 16 * 1024;
  * check of the stored revision and the rename. A corrupt file is never deleted: loading it is a
  * `SerializationError` naming it, `listStates` skips it and reports it through `onReport`, and a
  * save over it first moves it aside to `<pluginId>.json.corrupt-<time>`.
+ *
+ * History (`history` replaced revisions per state, default 10) is kept as hard links beside the
+ * state, `<pluginId>.json.~<revision>`, made in the same locked step as the save (see history.ts);
+ * a delete keeps the last revision so it can be undone, and `purgeState` removes every one of them.
+ * `listRevisions` skips a history file it cannot read and reports it through `onReport`;
+ * `loadRevision` of it is a `SerializationError` naming the file.
  *
  * @example
  * const storage = new FileSystemStateStorage('./plugin-states');
@@ -80,6 +78,8 @@ export class FileSystemStateStorage extends GuardedStorage {
   private readonly lockTimeoutMs: number;
   private readonly unsafeFolder: UnsafeFolderPolicy;
   private readonly journal: ChangeJournal;
+  private readonly history: HistoryFiles;
+  private readonly historyReader: HistoryReader;
   /** Names this instance in the locks it takes; created on the first write, removed on close. */
   private readonly lockOwner: LockOwner;
   /** Undefined when the list cache is turned off: every list then reads every file. */
@@ -104,6 +104,10 @@ export class FileSystemStateStorage extends GuardedStorage {
       );
     }
     this.journal = new ChangeJournal(this.fs, join(this.baseDir, JOURNAL_FILE));
+    this.history = new HistoryFiles(this.fs, this.baseDir);
+    this.historyReader = new HistoryReader(this.fs, this.history, this.limits, (report) =>
+      this.report(report),
+    );
     this.lockOwner = new LockOwner(this.fs, this.baseDir);
     const cache = options.listCache ?? true;
     if (cache !== false) {
@@ -146,19 +150,49 @@ export class FileSystemStateStorage extends GuardedStorage {
     }
   }
 
-  protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
-    return this.withLock(record.pluginId, 'saveState', () => {
-      const stored = this.readStoredHeader(record.pluginId, expectedRevision);
-      const storedRevision = stored?.revision ?? 0;
+  protected async writeRecord(record: ValidRecord, conditions: WriteConditions): Promise<number> {
+    const { pluginId } = record;
+    const { expectedRevision, maxStoredVersion, keepRevisions } = conditions;
+    return this.withLock(pluginId, 'saveState', () => {
+      const path = this.filePath(pluginId);
+      const { stored, aside } = this.readStored(pluginId, expectedRevision);
+      const storedRevision = stored?.header.revision ?? 0;
       if (expectedRevision !== undefined && expectedRevision !== storedRevision) {
-        throw this.conflict(record.pluginId, expectedRevision, storedRevision);
+        throw this.conflict(pluginId, expectedRevision, storedRevision);
       }
-      const revision = storedRevision + 1;
+      if (stored && maxStoredVersion !== undefined && stored.header.version > maxStoredVersion) {
+        throw this.versionTooNew(pluginId, stored.header.version, maxStoredVersion);
+      }
+      // The current revision is the highest one; without a current file, history may hold higher.
+      const kept = stored ? undefined : this.history.highestKept(pluginId, aside !== undefined);
+      const replaced = stored ? storedRevision : kept!.revision;
+      const revision = replaced + 1;
       const bytes = encodeEnvelope(
-        { pluginId: record.pluginId, version: record.version, revision, lastModified: record.lastModified },
+        { pluginId, version: record.version, revision, lastModified: record.lastModified },
         record.dataJson,
       );
-      this.writeDurably(record.pluginId, bytes);
+      const temp = this.writeTemp(path, bytes);
+      const keeps = stored !== undefined && keepRevisions >= 1;
+      try {
+        // Linked before the rename: the replaced revision is kept exactly when the save happens.
+        if (keeps) this.history.keep(path, pluginId, storedRevision, stored);
+        this.fs.renameSync(temp, path);
+      } catch (error) {
+        removeQuietly(this.fs, temp);
+        // A link made for a save that did not happen is a second name of the state file: not kept.
+        if (keeps) this.history.unkeep(pluginId, storedRevision, stored.ino);
+        throw error;
+      }
+      this.tidyHistory(pluginId, 'saveState', () => {
+        if (kept?.marker) this.history.removeIfPresent(this.history.markerPath(pluginId));
+        // Keep revisions replaced - keep + 1 … replaced. With 0 kept, `~<replaced>` exists only as a
+        // crash leftover, and older ones kept by an earlier save (keepReplaced) may still be there.
+        let top = replaced - keepRevisions;
+        if (keepRevisions === 0 && top >= 1 && !this.fs.existsSync(this.history.path(pluginId, top))) top--;
+        this.history.dropThrough(pluginId, top);
+      });
+      this.syncFolderAfterChange(pluginId, 'saveState', `the new state was written to ${path}`);
+      if (aside) this.reportMovedAside(pluginId, aside, revision);
       return revision;
     });
   }
@@ -167,15 +201,87 @@ export class FileSystemStateStorage extends GuardedStorage {
     return this.readFile(pluginId, 'loadState')?.state;
   }
 
-  protected async removeRecord(pluginId: PluginId): Promise<void> {
+  protected async removeRecord(pluginId: PluginId, keepRevisions: number): Promise<void> {
     await this.withLock(pluginId, 'deleteState', () => {
+      const path = this.filePath(pluginId);
+      const { history } = this;
+      let stored: StoredFile | undefined;
       try {
-        this.fs.unlinkSync(this.filePath(pluginId));
+        stored = inspectStoredFile(this.fs, path, pluginId);
+        if (!stored) return;
       } catch (error) {
-        if (errnoCode(error) === 'ENOENT') return;
-        throw error;
+        if (!(error instanceof EnvelopeError)) throw error;
+        // A corrupt state file: the user's explicit delete removes it. Its revision is unknown, so
+        // it cannot go into history; the numbering goes on from the highest revision kept.
+        if (keepRevisions === 0) {
+          history.removeAll(pluginId);
+        } else {
+          const top = history.revisionsOnDisk(pluginId).at(-1);
+          if (top !== undefined) history.markAt(pluginId, top);
+        }
+        this.fs.unlinkSync(path);
+        this.syncFolderAfterChange(pluginId, 'deleteState', `the corrupt file ${path} was removed`);
+        return;
       }
-      this.syncFolderAfterChange(pluginId, 'deleteState', `${this.filePath(pluginId)} was removed`);
+      const revision = stored.header.revision;
+      if (keepRevisions >= 1) {
+        history.keep(path, pluginId, revision, stored);
+        try {
+          history.markDeleted(path, pluginId);
+        } catch (error) {
+          history.unkeep(pluginId, revision, stored.ino); // the state stays, so it is not kept twice
+          throw error;
+        }
+        this.tidyHistory(pluginId, 'deleteState', () =>
+          history.dropThrough(pluginId, revision - keepRevisions),
+        );
+      } else {
+        // Nothing is kept, so numbering starts again at 1: every kept revision and the marker go
+        // first, the state file last (a crash in between leaves the state, still numbered).
+        const top = this.fs.existsSync(history.path(pluginId, revision)) ? revision : revision - 1;
+        history.dropThrough(pluginId, top);
+        history.removeIfPresent(history.markerPath(pluginId));
+        this.fs.unlinkSync(path);
+      }
+      this.syncFolderAfterChange(pluginId, 'deleteState', `${path} was removed`);
+    });
+  }
+
+  protected async listRecordRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
+    // Without the state's lock: a process saving in a tight loop would starve a reader waiting for
+    // it. A save of another process may drop a revision while the folder is read: the list shows
+    // at most `history` kept revisions (1 with history 0, for a keepReplaced save), the newest.
+    return this.historyReader.list(pluginId, Math.max(this.historyLimit, 1));
+  }
+
+  protected async readRecordRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    let current: StoredFile | undefined;
+    try {
+      current = inspectStoredFile(this.fs, this.filePath(pluginId), pluginId);
+    } catch (error) {
+      if (!(error instanceof EnvelopeError))
+        throw fileSystemError(error, 'loadRevision', this.filePath(pluginId), pluginId);
+      // A corrupt state file has no revision to compare: look in history only.
+    }
+    const currentRevision = current?.header.revision;
+    if (currentRevision === revision) {
+      const found = this.readFile(pluginId, 'loadRevision');
+      if (found?.state.revision === revision) return found.state;
+      // Replaced by another process meanwhile: it linked this revision into history before its rename.
+    } else if (currentRevision !== undefined && revision > currentRevision) {
+      return undefined;
+    }
+    return this.historyReader.read(pluginId, revision);
+  }
+
+  protected async purgeRecord(pluginId: PluginId): Promise<void> {
+    await this.withLock(pluginId, 'purgeState', () => {
+      // History first (lowest revision first, then the marker), the state file last: a crash in the
+      // middle leaves the newest revisions and a numbering that still holds.
+      let removed = this.history.removeAll(pluginId);
+      removed = this.history.removeIfPresent(this.filePath(pluginId)) || removed;
+      if (removed)
+        this.syncFolderAfterChange(pluginId, 'purgeState', `the files of ${pluginId} were removed`);
     });
   }
 
@@ -286,39 +392,21 @@ export class FileSystemStateStorage extends GuardedStorage {
   }
 
   /**
-   * What a save must know of the state it replaces: its revision, and that it is intact. A corrupt
-   * file is moved aside (never deleted) when the save does not depend on its revision.
+   * What a save must know of the state it replaces: its revision, version and inode, and that it is
+   * intact. A corrupt file is moved aside (never deleted) when the save does not depend on its revision.
    */
-  private readStoredHeader(
+  private readStored(
     pluginId: PluginId,
     expectedRevision: number | undefined,
-  ): EnvelopeHeader | undefined {
+  ): { stored?: StoredFile; aside?: { path: string; problem: Error } } {
     const path = this.filePath(pluginId);
-    let fd: number;
-    try {
-      fd = this.fs.openSync(path, 'r');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return undefined;
-      throw error;
-    }
     let problem: Error;
     try {
-      const size = this.fs.fstatSync(fd).size;
-      if (size <= FULL_CHECK_BYTES) {
-        const bytes = Buffer.allocUnsafe(size);
-        readFully(this.fs, fd, bytes, 0);
-        return checkStoredFile(bytes, pluginId);
-      }
-      const head = Buffer.allocUnsafe(HEADER_READ_BYTES);
-      const tail = Buffer.allocUnsafe(TRAILER_BYTES);
-      readFully(this.fs, fd, head, 0);
-      readFully(this.fs, fd, tail, size - TRAILER_BYTES);
-      return decodeHeader(head, tail, pluginId);
+      const stored = inspectStoredFile(this.fs, path, pluginId);
+      return stored ? { stored } : {};
     } catch (error) {
       if (!(error instanceof EnvelopeError)) throw error;
       problem = error;
-    } finally {
-      this.fs.closeSync(fd);
     }
     if (expectedRevision !== undefined) {
       throw new SerializationError(
@@ -331,24 +419,29 @@ export class FileSystemStateStorage extends GuardedStorage {
     const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(':', '-')}`;
     this.fs.renameSync(path, aside);
     this.fs.fsyncSync(this.dirFd!);
+    return { aside: { path: aside, problem } };
+  }
+
+  private reportMovedAside(
+    pluginId: PluginId,
+    aside: { path: string; problem: Error },
+    revision: number,
+  ): void {
     this.report({
       operation: 'saveState',
       pluginId,
       code: 'SERIALIZATION',
-      error: problem,
+      error: aside.problem,
       recovered: true,
-      message: `saveState found the state file of plugin ${pluginId} corrupt (${problem.message}); it was moved to ${aside} and the new state saved as revision 1.`,
+      message: `saveState found the state file of plugin ${pluginId} corrupt (${aside.problem.message}); it was moved to ${aside.path} and the new state saved as revision ${revision}.`,
     });
-    return undefined;
   }
 
-  /** Temp file (exclusive, 0600) → every byte written → fsync → rename → fsync of the folder. */
-  private writeDurably(pluginId: PluginId, bytes: Buffer): void {
+  /** Temp file (exclusive, 0600) → every byte written → fsync; the caller renames it into place. */
+  private writeTemp(path: string, bytes: Buffer): string {
     const { fs } = this;
-    const path = this.filePath(pluginId);
     const temp = `${path}.tmp-${process.pid}-${processStart}-${randomBytes(4).toString('hex')}`;
     const fd = fs.openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    let renamed = false;
     try {
       try {
         let offset = 0;
@@ -362,12 +455,30 @@ export class FileSystemStateStorage extends GuardedStorage {
       } finally {
         fs.closeSync(fd);
       }
-      fs.renameSync(temp, path);
-      renamed = true;
-      this.syncFolderAfterChange(pluginId, 'saveState', `the new state was written to ${path}`);
     } catch (error) {
-      if (!renamed) removeQuietly(fs, temp);
+      removeQuietly(fs, temp);
       throw error;
+    }
+    return temp;
+  }
+
+  /**
+   * Drops history beyond what is kept, after the change itself is done. Its failure does not fail
+   * the finished save or delete (one revision too many stays until the next one tidies it): it is
+   * reported instead.
+   */
+  private tidyHistory(pluginId: PluginId, operation: string, tidy: () => void): void {
+    try {
+      tidy();
+    } catch (error) {
+      this.report({
+        operation,
+        pluginId,
+        code: 'STORAGE',
+        error,
+        recovered: true,
+        message: `${operation} of plugin ${pluginId} could not drop old revisions from ${this.baseDir}: ${String(error)}; the next save tries again.`,
+      });
     }
   }
 
@@ -400,15 +511,6 @@ export class FileSystemStateStorage extends GuardedStorage {
       }
     }
     sweepDeadLocks(this.fs, this.lockOwner, this.baseDir, locking);
-  }
-}
-
-function readFully(fs: FileSystemApi, fd: number, buffer: Buffer, position: number): void {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const read = fs.readSync(fd, buffer, offset, buffer.length - offset, position + offset);
-    if (read === 0) throw new EnvelopeError('the file is cut short (it ended while being read)');
-    offset += read;
   }
 }
 

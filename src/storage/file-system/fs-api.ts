@@ -36,6 +36,9 @@ export interface FileSystemApi {
   lstatSync: (path: string) => nodeFs.Stats;
   accessSync: typeof nodeFs.accessSync;
   linkSync: (existingPath: string, newPath: string) => void;
+  /** Whether a path exists, without throwing (and building an Error) when it does not. */
+  existsSync: (path: string) => boolean;
+  chmodSync: (path: string, mode: number) => void;
 }
 
 export const nodeFileSystem: FileSystemApi = {
@@ -54,6 +57,8 @@ export const nodeFileSystem: FileSystemApi = {
   lstatSync: (path) => nodeFs.lstatSync(path),
   accessSync: nodeFs.accessSync,
   linkSync: (existingPath, newPath) => nodeFs.linkSync(existingPath, newPath),
+  existsSync: (path) => nodeFs.existsSync(path),
+  chmodSync: (path, mode) => nodeFs.chmodSync(path, mode),
 };
 
 /** The errno code of a Node.js system error, if it is one. */

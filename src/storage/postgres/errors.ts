@@ -127,6 +127,11 @@ export function postgresError(error: unknown, context: FailureContext): PluginSt
           'Open a new storage instance: it creates the table again.',
         details,
       );
+    case '55P03': // lock_not_available: lock_timeout ran out waiting for another writer of this state
+      return new StorageError(
+        `${operation}${subject}: another writer held the state in ${location} for longer than this call may wait (four fifths of queryTimeoutMs: ${reason}); nothing was changed. Try again.`,
+        details,
+      );
     case '57014': // query_canceled (statement_timeout, or a cancel from an administrator): rolled back
       return new StorageError(
         `${operation}${subject}: PostgreSQL at ${server} cancelled the statement on ${location} (${reason}); nothing was changed. Try again.`,

@@ -23,8 +23,9 @@ export interface PostgresStorageOptions extends StorageOptions {
   schema?: string;
   /**
    * The table holding one row per plugin, created if missing (default `'plugin_states'`). A plain
-   * identifier of at most 58 characters: its companion `<table>_meta` records the version of the
-   * table's layout, so that later versions of this library can migrate it.
+   * identifier of at most 55 characters: its companions are `<table>_history` (the replaced
+   * revisions of each state) and `<table>_meta` (the version of the tables' layout, so that later
+   * versions of this library can migrate them).
    */
   table?: string;
   /**
@@ -90,6 +91,7 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 /** PostgreSQL truncates longer identifiers silently (NAMEDATALEN - 1). */
 const MAX_IDENTIFIER = 63;
 export const META_SUFFIX = '_meta';
+export const HISTORY_SUFFIX = '_history';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The checked, quoted names of a storage's tables. */
@@ -100,6 +102,8 @@ export interface TableNames {
   qualified: string;
   /** `"schema"."table_meta"`, ready for SQL text. */
   meta: string;
+  /** `"schema"."table_history"`, ready for SQL text. */
+  history: string;
 }
 
 function refuse(message: string): ValidationError {
@@ -127,12 +131,14 @@ export function resolveTableNames(options: PostgresStorageOptions): TableNames {
       `options.schema ${JSON.stringify(schema)} is refused: names starting with pg_ are reserved.`,
     );
   }
-  check('table', table, MAX_IDENTIFIER - META_SUFFIX.length);
+  // The longest companion name must fit too: PostgreSQL would cut it short, silently.
+  check('table', table, MAX_IDENTIFIER - Math.max(META_SUFFIX.length, HISTORY_SUFFIX.length));
   return {
     schema,
     table,
     qualified: `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`,
     meta: `${quoteIdentifier(schema)}.${quoteIdentifier(table + META_SUFFIX)}`,
+    history: `${quoteIdentifier(schema)}.${quoteIdentifier(table + HISTORY_SUFFIX)}`,
   };
 }
 

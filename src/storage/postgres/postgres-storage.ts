@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { SerializationError } from '../../core/errors.js';
-import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
-import type { PluginId, PluginState } from '../../core/types.js';
+import { GuardedStorage, type ValidRecord, type WriteConditions } from '../../core/guarded-storage.js';
+import type { PluginId, PluginState, RevisionInfo } from '../../core/types.js';
 import { Database } from './database.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -14,24 +15,26 @@ import {
   type ServerAddress,
   type TableNames,
 } from './options.js';
-import { decodeRow, type StoredRow } from './rows.js';
+import { decodeRevisionInfo, decodeRow, type RevisionRow, type StoredRow } from './rows.js';
 import { ensureTables } from './schema.js';
 import { type Statement, statements } from './statements.js';
-
-/** Attempts of a compare-and-set whose miss cannot be explained by the revision read after it. */
-const CAS_ATTEMPTS = 3;
 
 /**
  * Stores each plugin's state as one row of a PostgreSQL table, through node-postgres (`pg`, an
  * optional peer dependency: `npm install pg`). Several application instances may share the table:
- * every save is one statement that checks and increments the revision atomically, so
- * compare-and-set holds across instances and no acknowledged write is lost.
+ * every save is one statement (a call of the table's save function) that, under an advisory lock
+ * of the plugin id, checks and increments the revision, keeps the replaced row in history and
+ * prunes it, in one transaction; so compare-and-set and `maxStoredVersion` hold across instances
+ * and no acknowledged write (or kept revision) is lost.
  *
  * - **Connection**: a connection string, a `pg` `PoolConfig`, or a `pg.Pool` the host already has.
  *   A pool the host passed in stays the host's: `close()` never ends it.
  * - **Tables**: on first use the storage creates `schema` (default `public`), the table (default
- *   `plugin_states`) and `<table>_meta` (the layout version, for later migrations) when missing,
- *   safely when many instances start at once; an existing table of another shape is refused, untouched.
+ *   `plugin_states`), `<table>_history` (the replaced revisions: primary key `plugin_id, revision`,
+ *   the same columns), `<table>_meta` (the layout version, for later migrations) and the write
+ *   functions `<table>_save`, `<table>_delete`, `<table>_purge` when missing, safely when many
+ *   instances start at once; an existing table of another shape is refused, untouched. Tables of
+ *   the previous layout (no history) are upgraded in place.
  *   Columns: `plugin_id uuid` (primary key), `version bigint`, `revision bigint`, `last_modified
  *   bigint` (milliseconds since 1970 UTC: exact for every JavaScript date), `data text` — the JSON
  *   text exactly as saved (`jsonb` would refuse `\u0000` and reorder keys).
@@ -69,6 +72,9 @@ export class PostgresStateStorage extends GuardedStorage {
   private readonly server: ServerAddress;
   private readonly sql: ReturnType<typeof statements>;
   private readonly db: Database;
+  /** The first half of each plugin id's advisory lock key: this table's. */
+  private readonly lockClass: number;
+  private readonly lockTimeoutMs: number;
 
   /**
    * @param connection A connection string (`postgres://user:password@host:5432/database`), a `pg`
@@ -82,7 +88,15 @@ export class PostgresStateStorage extends GuardedStorage {
     this.schema = this.names.schema;
     this.table = this.names.table;
     this.server = describeServer(source.config ?? source.pool.options);
-    this.sql = statements(this.names.qualified, options.prepareStatements ?? true);
+    this.sql = statements(this.names, options.prepareStatements ?? true);
+    this.lockClass = hash32(`plugin-state ${this.names.qualified}`);
+    const queryTimeoutMs = resolveTimeout(
+      'queryTimeoutMs',
+      options.queryTimeoutMs,
+      source.config?.query_timeout || DEFAULT_QUERY_TIMEOUT_MS,
+    );
+    // PostgreSQL's lock_timeout is an integer of milliseconds, at most 2^31 - 1; 0 would mean no limit.
+    this.lockTimeoutMs = Math.max(1, Math.min(Math.floor(queryTimeoutMs * 0.8), 2 ** 31 - 1));
     this.db = new Database({
       source,
       server: this.server,
@@ -91,11 +105,7 @@ export class PostgresStateStorage extends GuardedStorage {
         options.connectTimeoutMs,
         source.config?.connectionTimeoutMillis || DEFAULT_CONNECT_TIMEOUT_MS,
       ),
-      queryTimeoutMs: resolveTimeout(
-        'queryTimeoutMs',
-        options.queryTimeoutMs,
-        source.config?.query_timeout || DEFAULT_QUERY_TIMEOUT_MS,
-      ),
+      queryTimeoutMs,
       location: (pluginId) => this.describeLocation(pluginId),
       report: (report) => this.report(report),
     });
@@ -118,25 +128,36 @@ export class PostgresStateStorage extends GuardedStorage {
     }
   }
 
-  protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
+  protected async writeRecord(record: ValidRecord, conditions: WriteConditions): Promise<number> {
     const { pluginId } = record;
-    const values = [pluginId, record.version, record.lastModified.getTime(), record.dataJson];
-    if (expectedRevision === undefined) {
-      return revisionOf(await this.write(pluginId, this.sql.upsert, values));
+    const { expectedRevision, maxStoredVersion, keepRevisions } = conditions;
+    const values = [
+      pluginId,
+      record.version,
+      record.lastModified.getTime(),
+      record.dataJson,
+      expectedRevision ?? null,
+      maxStoredVersion ?? null,
+      keepRevisions,
+      ...this.lockOf(pluginId),
+    ];
+    const rows = await this.db.query('saveState', pluginId, true, {
+      ...this.sql.save,
+      values,
+      rowMode: 'array',
+    });
+    const [storedRevision, storedVersion, revision] = rows[0] as [
+      string | null,
+      string | null,
+      string | null,
+    ];
+    if (revision !== null) return Number(revision);
+    const stored = storedRevision === null ? 0 : Number(storedRevision);
+    if (expectedRevision !== undefined && expectedRevision !== stored) {
+      throw this.conflict(pluginId, expectedRevision, stored);
     }
-    for (let attempt = 1; ; attempt++) {
-      const rows =
-        expectedRevision === 0
-          ? await this.write(pluginId, this.sql.insertNew, values)
-          : await this.write(pluginId, this.sql.updateAt, [...values, expectedRevision]);
-      if (rows.length > 0) return revisionOf(rows);
-      const stored = await this.storedRevision(pluginId);
-      // Equal only if the row changed between the two statements (deleted, then saved back up to
-      // the same revision): the save may still apply, so it is tried again.
-      if (stored !== expectedRevision || attempt >= CAS_ATTEMPTS) {
-        throw this.conflict(pluginId, expectedRevision, stored);
-      }
-    }
+    // The revision matched, so the version refused it (a refused save writes nothing at all).
+    throw this.versionTooNew(pluginId, Number(storedVersion), maxStoredVersion!);
   }
 
   protected async readRecord(pluginId: PluginId): Promise<PluginState | undefined> {
@@ -144,8 +165,37 @@ export class PostgresStateStorage extends GuardedStorage {
     return row && this.decode('loadState', pluginId, row);
   }
 
-  protected async removeRecord(pluginId: PluginId): Promise<void> {
-    await this.db.query('deleteState', pluginId, true, { ...this.sql.remove, values: [pluginId] });
+  protected async removeRecord(pluginId: PluginId, keepRevisions: number): Promise<void> {
+    const values = [pluginId, keepRevisions, ...this.lockOf(pluginId)];
+    await this.db.query('deleteState', pluginId, true, { ...this.sql.remove, values });
+  }
+
+  protected async purgeRecord(pluginId: PluginId): Promise<void> {
+    const values = [pluginId, ...this.lockOf(pluginId)];
+    await this.db.query('purgeState', pluginId, true, { ...this.sql.purge, values });
+  }
+
+  protected async listRecordRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
+    // One statement: the current row and history come from one snapshot.
+    const rows = await this.read<RevisionRow>('listRevisions', pluginId, this.sql.revisions, [pluginId]);
+    const revisions = rows.map((row) =>
+      decodeRevisionInfo(row, (problem) => this.corrupt('listRevisions', pluginId, problem, !row[0])),
+    );
+    return revisions.sort((a, b) =>
+      a.current !== b.current ? (a.current ? -1 : 1) : b.revision - a.revision,
+    );
+  }
+
+  protected async readRecordRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    const [row] = await this.read<[boolean, ...StoredRow]>('loadRevision', pluginId, this.sql.revision, [
+      pluginId,
+      revision,
+    ]);
+    if (!row) return undefined;
+    const [current, ...stored] = row;
+    return decodeRow(pluginId, stored, this.limits, (problem, cause) =>
+      this.corrupt('loadRevision', pluginId, problem, !current, cause),
+    );
   }
 
   protected async readAllRecords(): Promise<PluginState[]> {
@@ -168,10 +218,6 @@ export class PostgresStateStorage extends GuardedStorage {
     await this.db.stop();
   }
 
-  private write(pluginId: PluginId, statement: Statement, values: unknown[]): Promise<unknown[]> {
-    return this.db.query('saveState', pluginId, true, { ...statement, values, rowMode: 'array' });
-  }
-
   private async read<R>(
     operation: string,
     pluginId: PluginId | undefined,
@@ -182,23 +228,48 @@ export class PostgresStateStorage extends GuardedStorage {
     return (await this.db.query(operation, pluginId, false, query)) as R[];
   }
 
-  private async storedRevision(pluginId: PluginId): Promise<number> {
-    const rows = await this.read<[string]>('saveState', pluginId, this.sql.revision, [pluginId]);
-    return rows.length === 0 ? 0 : revisionOf(rows);
+  private decode(operation: string, pluginId: PluginId, row: StoredRow): PluginState {
+    return decodeRow(pluginId, row, this.limits, (problem, cause) =>
+      this.corrupt(operation, pluginId, problem, false, cause),
+    );
   }
 
-  private decode(operation: string, pluginId: PluginId, row: StoredRow): PluginState {
-    return decodeRow(pluginId, row, this.limits, (problem, cause) => {
+  /** A corrupt row of the state table, or (`inHistory`) of its history table. */
+  private corrupt(
+    operation: string,
+    pluginId: PluginId,
+    problem: string,
+    inHistory: boolean,
+    cause?: unknown,
+  ): SerializationError {
+    if (!inHistory) {
       const location = this.describeLocation(pluginId);
       return new SerializationError(
         `${operation}: the state of plugin ${pluginId} in ${location} is corrupt: ${problem}. ` +
           'The row was left as it is: repair it, or delete the state (deleteState) to start over.',
         { pluginId, operation, location, cause },
       );
-    });
+    }
+    const { host, port, database } = this.server;
+    const location = `PostgreSQL ${host}:${port}/${database}, table ${this.names.history}, row ${pluginId}`;
+    return new SerializationError(
+      `${operation}: a kept revision of plugin ${pluginId} in ${location} is corrupt: ${problem}. ` +
+        'The row was left as it is: repair it, or remove the history of the state (purgeState) to start over.',
+      { pluginId, operation, location, cause },
+    );
+  }
+
+  /**
+   * The advisory lock every write of `pluginId` takes first (see functions.ts), and the longest
+   * wait for it: four fifths of the query timeout, so that the server gives up (changing nothing)
+   * before the client stops waiting for its answer (when the outcome would be unknown).
+   */
+  private lockOf(pluginId: PluginId): [number, number, number] {
+    return [this.lockClass, hash32(pluginId), this.lockTimeoutMs];
   }
 }
 
-function revisionOf(rows: unknown[]): number {
-  return Number((rows[0] as [string])[0]);
+/** 32 bits of SHA-256, as a signed integer (what `pg_advisory_xact_lock(int, int)` takes). */
+function hash32(text: string): number {
+  return createHash('sha256').update(text).digest().readInt32BE(0);
 }

@@ -55,6 +55,7 @@ export class Connection {
       // a failed rollback, so it is ours to end; on a host's connection it is the host's: wait.
       if (this.db.inTransaction && this.owned) this.rollbackQuietly();
       let waitingFor: 'lock' | 'transaction' = 'transaction';
+      let busy: unknown;
       if (!this.db.inTransaction) {
         const restore = this.borrow(write);
         try {
@@ -62,13 +63,14 @@ export class Connection {
         } catch (error) {
           if (!isBusy(error)) throw error;
           waitingFor = 'lock';
+          busy = error;
         } finally {
           restore?.();
         }
       }
       const waited = performance.now() - started;
       if (waited >= this.settings.busyTimeoutMs)
-        throw this.stillBusy(operation, pluginId, waitingFor, waited);
+        throw this.stillBusy(operation, pluginId, waitingFor, waited, busy);
       await sleep(Math.min(this.settings.busyTimeoutMs - waited, pause * (0.5 + Math.random())));
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
@@ -145,6 +147,7 @@ export class Connection {
     pluginId: PluginId | undefined,
     waitingFor: 'lock' | 'transaction',
     waited: number,
+    busy: unknown,
   ): StorageError {
     const subject = pluginId ? ` of plugin ${pluginId}` : '';
     const { filename, busyTimeoutMs } = this.settings;
@@ -157,6 +160,12 @@ export class Connection {
         : `${operation}${subject}: the better-sqlite3 Database given to SqliteStateStorage (${filename}) has a transaction ` +
           `open, and the store waited ${ms} ms (busyTimeoutMs) for it to end. Nothing was changed by this call. ` +
           'Commit or roll back that transaction before calling the store, or give the store a Database of its own.';
-    return new StorageError(message, { pluginId, operation, location: filename });
+    // The SQLITE_BUSY error stays the cause, so that retrying() knows the failure is transient.
+    return new StorageError(message, {
+      pluginId,
+      operation,
+      location: filename,
+      ...(busy === undefined ? {} : { cause: busy }),
+    });
   }
 }

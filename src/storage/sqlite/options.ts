@@ -16,7 +16,8 @@ import { checkTableName, DEFAULT_TABLE } from './schema.js';
 export interface SqliteStorageOptions extends StorageOptions {
   /**
    * The table holding the states (default `plugin_states`), created when missing: a name of
-   * letters, digits and underscores. An existing table must have the store's shape, or opening fails
+   * letters, digits and underscores. Beside it, `<table>_history` keeps the replaced revisions of
+   * each state (see `history`). An existing table must have the store's shape, or opening fails
    * and nothing is changed. Its schema version is kept in the table `plugin_state_meta`.
    */
   table?: string;

@@ -1,8 +1,13 @@
 import { StorageError, ValidationError } from '../../core/errors.js';
 import type { SqliteDatabase } from './driver.js';
 
-/** The version of the tables this library writes; a later release migrates from it. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The version of the tables this library writes; a later release migrates from it.
+ * 1: the state table alone. 2: beside it, `<table>_history` with the replaced revisions. A table
+ * of version 1 (or one adopted without a version) is upgraded in place when a store opens it: the
+ * history table is created and the version recorded, in one `BEGIN IMMEDIATE` transaction.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** One small table per database: `<table>.schema_version` → version, for every store table in it. */
 export const META_TABLE = 'plugin_state_meta';
@@ -22,6 +27,15 @@ const COLUMNS = {
 const EXPECTED =
   'plugin_id TEXT PRIMARY KEY, version INTEGER NOT NULL, revision INTEGER NOT NULL, ' +
   'last_modified INTEGER NOT NULL, data TEXT NOT NULL';
+
+const HISTORY_EXPECTED =
+  'plugin_id TEXT NOT NULL, revision INTEGER NOT NULL, version INTEGER NOT NULL, ' +
+  'last_modified INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (plugin_id, revision)';
+
+/** The table beside `table` that keeps its replaced revisions. */
+export function historyTable(table: string): string {
+  return `${table}_history`;
+}
 
 /** Checks a table name given in the options: a plain SQL identifier, so it can be quoted safely. */
 export function checkTableName(name: unknown): string {
@@ -48,6 +62,7 @@ export function quoted(name: string): string {
 /** What the database holds of this store's schema. */
 export interface SchemaState {
   table: boolean;
+  history: boolean;
   meta: boolean;
   /** The recorded schema version of the table, if any. */
   version: number | undefined;
@@ -58,22 +73,30 @@ export interface SchemaState {
  * release of the library, are refused here, before the store changes so much as the journal mode.
  */
 export function inspectSchema(db: SqliteDatabase, table: string, location: string): SchemaState {
+  const history = historyTable(table);
   const objects = db
-    .prepare('SELECT lower(name), type FROM sqlite_master WHERE lower(name) IN (lower(?), lower(?))')
+    .prepare(
+      'SELECT lower(name), type FROM sqlite_master WHERE lower(name) IN (lower(?), lower(?), lower(?))',
+    )
     .raw()
-    .all(table, META_TABLE) as [string, string][];
+    .all(table, history, META_TABLE) as [string, string][];
   const typeOf = (name: string) => objects.find(([found]) => found === name.toLowerCase())?.[1];
 
   const metaType = typeOf(META_TABLE);
   if (metaType !== undefined) {
-    const problems = shapeProblems(db, META_TABLE, metaType, { key: 'TEXT', value: 'TEXT' }, 'key');
+    const problems = shapeProblems(db, META_TABLE, metaType, { key: 'TEXT', value: 'TEXT' }, ['key']);
     if (problems.length > 0)
       throw wrongShape(META_TABLE, location, problems, 'key TEXT PRIMARY KEY, value TEXT');
   }
   const tableType = typeOf(table);
   if (tableType !== undefined) {
-    const problems = shapeProblems(db, table, tableType, COLUMNS, 'plugin_id');
+    const problems = shapeProblems(db, table, tableType, COLUMNS, ['plugin_id']);
     if (problems.length > 0) throw wrongShape(table, location, problems, EXPECTED);
+  }
+  const historyType = typeOf(history);
+  if (historyType !== undefined) {
+    const problems = shapeProblems(db, history, historyType, COLUMNS, ['plugin_id', 'revision']);
+    if (problems.length > 0) throw wrongShape(history, location, problems, HISTORY_EXPECTED);
   }
 
   let version: number | undefined;
@@ -100,10 +123,19 @@ export function inspectSchema(db: SqliteDatabase, table: string, location: strin
       }
     }
   }
-  return { table: tableType !== undefined, meta: metaType !== undefined, version };
+  return {
+    table: tableType !== undefined,
+    history: historyType !== undefined,
+    meta: metaType !== undefined,
+    version,
+  };
 }
 
-/** Creates whatever is missing; runs inside `BEGIN IMMEDIATE`, so processes opening at once agree. */
+/**
+ * Creates whatever is missing and upgrades a table of an older version (1: no history table) in
+ * place; runs inside `BEGIN IMMEDIATE`, so processes opening at once agree. The states stay as
+ * they are: an upgraded table starts with an empty history.
+ */
 export function createSchema(db: SqliteDatabase, table: string, location: string): void {
   const found = inspectSchema(db, table, location);
   if (!found.meta) {
@@ -117,8 +149,12 @@ export function createSchema(db: SqliteDatabase, table: string, location: string
         'revision INTEGER NOT NULL, last_modified INTEGER NOT NULL, data TEXT NOT NULL)',
     ).run();
   }
-  if (found.version === undefined) {
-    db.prepare(`INSERT INTO ${quoted(META_TABLE)} (key, value) VALUES (?, ?)`).run(
+  if (!found.history) {
+    // A rowid table (not WITHOUT ROWID): rows of megabytes would make a clustered key's pages overflow.
+    db.prepare(`CREATE TABLE ${quoted(historyTable(table))} (${HISTORY_EXPECTED})`).run();
+  }
+  if (found.version !== SCHEMA_VERSION) {
+    db.prepare(`INSERT OR REPLACE INTO ${quoted(META_TABLE)} (key, value) VALUES (?, ?)`).run(
       versionKey(table),
       String(SCHEMA_VERSION),
     );
@@ -127,7 +163,7 @@ export function createSchema(db: SqliteDatabase, table: string, location: string
 
 /** True when {@link createSchema} has nothing left to do. */
 export function isSchemaComplete(state: SchemaState): boolean {
-  return state.table && state.meta && state.version === SCHEMA_VERSION;
+  return state.table && state.history && state.meta && state.version === SCHEMA_VERSION;
 }
 
 function versionKey(table: string): string {
@@ -140,7 +176,7 @@ function shapeProblems(
   table: string,
   type: string,
   expected: Record<string, string>,
-  primaryKey: string,
+  primaryKey: readonly string[],
 ): string[] {
   if (type !== 'table') return [`it is a ${type}, not a table`];
   const columns = db
@@ -156,9 +192,12 @@ function shapeProblems(
         `column ${name} is declared ${column[1] || 'without a type'}, expected ${affinityWanted}`,
       );
   }
-  const keys = columns.filter(([, , , , pk]) => pk > 0).map(([name]) => name);
-  if (keys.length !== 1 || keys[0] !== primaryKey) {
-    problems.push(`its primary key is (${keys.join(', ')}), expected (${primaryKey})`);
+  const keys = columns
+    .filter(([, , , , pk]) => pk > 0)
+    .sort((a, b) => a[4] - b[4])
+    .map(([name]) => name);
+  if (keys.join(', ') !== primaryKey.join(', ')) {
+    problems.push(`its primary key is (${keys.join(', ')}), expected (${primaryKey.join(', ')})`);
   }
   for (const [name, , notNull, defaultValue] of columns) {
     if (!(name in expected) && notNull && defaultValue === null) {

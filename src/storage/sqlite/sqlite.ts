@@ -1,14 +1,17 @@
 import { resolve } from 'node:path';
-import { PluginStateError, SerializationError, StorageError } from '../../core/errors.js';
-import { GuardedStorage, type ValidRecord } from '../../core/guarded-storage.js';
-import type { JsonValue, PluginId, PluginState } from '../../core/types.js';
+import type { PluginStateError, SerializationError } from '../../core/errors.js';
+import { StorageError } from '../../core/errors.js';
+import { GuardedStorage, type ValidRecord, type WriteConditions } from '../../core/guarded-storage.js';
+import type { JsonValue, PluginId, PluginState, RevisionInfo } from '../../core/types.js';
 import { ATTEMPT_TIMEOUT_MS, Connection } from './connection.js';
 import { notADatabase, prepareDatabaseFile } from './database-file.js';
 import { connect, isNotADatabase, loadDriver, type SqliteDatabase } from './driver.js';
+import { isCurrent, type KeptRow, newestFirst, type RevisionRow, toRevisionInfo } from './history.js';
 import { ListCache, listWithoutCache, type RowSource, toState } from './list-cache.js';
 import { configError, resolveOptions, type SqliteStorageOptions } from './options.js';
-import { bytesOf, checkMeta, parseData, RowError, type StoredRow } from './rows.js';
-import { createSchema, inspectSchema, isSchemaComplete } from './schema.js';
+import { corruptRowError, uncomparableError } from './row-errors.js';
+import { bytesOf, checkMeta, parseData, type StoredRow } from './rows.js';
+import { createSchema, historyTable, inspectSchema, isSchemaComplete } from './schema.js';
 import { asideTable, copyAside, prepareStatements, type Statements } from './statements.js';
 
 /**
@@ -22,6 +25,11 @@ import { asideTable, copyAside, prepareStatements, type Statements } from './sta
  * lock, the call waits (asynchronously, with backoff) up to `busyTimeoutMs`; it never fails with a
  * bare SQLITE_BUSY. Rows are `plugin_id, version, revision, last_modified (ms), data` (the exact
  * JSON text of the data).
+ *
+ * History: the same transaction that replaces (or deletes) a row copies it into `<table>_history`
+ * (primary key `plugin_id, revision`) and drops the revisions beyond `history` (default 10), so a
+ * save is still one durable commit. A table written by the previous release (schema version 1) is
+ * upgraded in place on open: its history table is created, the states are left as they are.
  *
  * A corrupt row is never deleted: loading it is a `SerializationError` naming the file, table and
  * plugin id; `listStates` skips it and reports it through `onReport`; a save that replaces it
@@ -80,11 +88,14 @@ export class SqliteStateStorage extends GuardedStorage {
   }
 
   protected describeLocation(pluginId?: PluginId): string {
+    return this.locationIn(this.table, pluginId);
+  }
+
+  /** The file, `table` and row, for messages. */
+  private locationIn(table: string, pluginId?: PluginId): string {
     const file =
       this.filename === ':memory:' || this.filename === '' ? 'an in-memory SQLite database' : this.filename;
-    return pluginId
-      ? `${file} (table ${this.table}, plugin_id ${pluginId})`
-      : `${file} (table ${this.table})`;
+    return pluginId ? `${file} (table ${table}, plugin_id ${pluginId})` : `${file} (table ${table})`;
   }
 
   protected async openStore(): Promise<void> {
@@ -131,34 +142,41 @@ export class SqliteStateStorage extends GuardedStorage {
     }
   }
 
-  protected async writeRecord(record: ValidRecord, expectedRevision: number | undefined): Promise<number> {
+  protected async writeRecord(record: ValidRecord, conditions: WriteConditions): Promise<number> {
     const { connection, sql } = this.opened();
     const id = record.pluginId;
+    const { expectedRevision, maxStoredVersion, keepRevisions } = conditions;
     const outcome = await connection.run('saveState', id, true, () => {
       const saved = connection.transaction(() => {
         const before = this.cache && this.stamp(sql);
-        const found = sql.selectForWrite.get(id) as [unknown, number] | undefined;
+        const found = sql.selectForWrite.get(id) as [unknown, unknown, number] | undefined;
         let stored = 0;
         let corrupt = false;
         if (found) {
-          const [revision, intact] = found;
-          const readable = typeof revision === 'number' && Number.isSafeInteger(revision) && revision >= 1;
+          const [revision, , intact] = found;
+          const readable = isWhole(revision);
           if (readable) stored = revision;
           if (!intact) {
             if (!readable && expectedRevision !== undefined)
-              throw this.unreadableRevision(id, expectedRevision);
+              throw this.uncomparable(id, 'revision', 'expectedRevision', expectedRevision);
             corrupt = true;
           }
         }
         if (expectedRevision !== undefined && expectedRevision !== stored) {
           throw this.conflict(id, expectedRevision, stored);
         }
+        if (found && maxStoredVersion !== undefined) {
+          const version = found[1];
+          if (!isWhole(version)) throw this.uncomparable(id, 'version', 'maxStoredVersion', maxStoredVersion);
+          if (version > maxStoredVersion) throw this.versionTooNew(id, version, maxStoredVersion);
+        }
+        // One more than any revision stored or kept, so that numbers go on after a delete.
+        const revision = Math.max(stored, (sql.historyTop.get(id) as number | undefined) ?? 0) + 1;
+        // A corrupt row goes aside for inspection, not into history, whose rows must read back.
         if (corrupt) copyAside(connection.db, this.table, id);
-        const meta = {
-          version: record.version,
-          revision: stored + 1,
-          lastModified: record.lastModified.getTime(),
-        };
+        else if (found && keepRevisions >= 1) sql.keep.run(id);
+        sql.prune.run(id, id, keepRevisions);
+        const meta = { version: record.version, revision, lastModified: record.lastModified.getTime() };
         sql.upsert.run(id, meta.version, meta.revision, meta.lastModified, record.dataJson);
         return { meta, corrupt, before };
       });
@@ -202,16 +220,58 @@ export class SqliteStateStorage extends GuardedStorage {
     });
   }
 
-  protected async removeRecord(pluginId: PluginId): Promise<void> {
+  protected async removeRecord(pluginId: PluginId, keepRevisions: number): Promise<void> {
+    const { sql } = this.opened();
+    await this.removeInTransaction('deleteState', pluginId, () => {
+      const found = sql.selectForWrite.get(pluginId) as [unknown, unknown, number] | undefined;
+      if (!found) return;
+      // A corrupt row the user deletes is removed, as before history: only sound rows are kept.
+      if (keepRevisions >= 1 && found[2]) sql.keep.run(pluginId);
+      sql.prune.run(pluginId, pluginId, keepRevisions);
+      sql.remove.run(pluginId);
+    });
+  }
+
+  protected async purgeRecord(pluginId: PluginId): Promise<void> {
+    const { sql } = this.opened();
+    await this.removeInTransaction('purgeState', pluginId, () => {
+      sql.remove.run(pluginId);
+      sql.forget.run(pluginId);
+    });
+  }
+
+  protected async listRecordRevisions(pluginId: PluginId): Promise<RevisionInfo[]> {
     const { connection, sql } = this.opened();
-    await connection.run('deleteState', pluginId, true, () => {
-      const before = connection.transaction(() => {
-        const stamp = this.cache && this.stamp(sql);
-        sql.remove.run(pluginId);
-        return stamp;
-      });
-      if (before) {
-        this.afterCommit(() => this.cache!.recordDelete(before.key, this.stampAfter(before, sql), pluginId));
+    // One statement: the current row and history are read from one snapshot of the database.
+    const rows = await connection.run(
+      'listRevisions',
+      pluginId,
+      false,
+      () => sql.revisions.all(pluginId, pluginId) as RevisionRow[],
+    );
+    const revisions = rows.map((row) => {
+      try {
+        return toRevisionInfo(row);
+      } catch (error) {
+        throw this.corruptRow('listRevisions', pluginId, error, !isCurrent(row));
+      }
+    });
+    return revisions.sort(newestFirst);
+  }
+
+  protected async readRecordRevision(pluginId: PluginId, revision: number): Promise<PluginState | undefined> {
+    const { connection, sql } = this.opened();
+    return connection.run('loadRevision', pluginId, false, () => {
+      const row = sql.selectRevision.get(pluginId, revision, pluginId, revision) as KeptRow | undefined;
+      if (row === undefined) return undefined;
+      const [, ...stored] = row;
+      try {
+        const meta = checkMeta(stored);
+        const bytes = bytesOf(stored);
+        const data = (isCurrent(row) ? this.cache?.copyOf(pluginId, bytes) : undefined) ?? this.parse(bytes);
+        return toState(pluginId, meta, data);
+      } catch (error) {
+        throw this.corruptRow('loadRevision', pluginId, error, !isCurrent(row));
       }
     });
   }
@@ -276,6 +336,25 @@ export class SqliteStateStorage extends GuardedStorage {
     return `${before.dataVersion}:${sql.changes.get() as number}`;
   }
 
+  /** Runs `remove` (which takes the current row of `pluginId` away) in one transaction, and tells the cache. */
+  private async removeInTransaction(
+    operation: string,
+    pluginId: PluginId,
+    remove: () => void,
+  ): Promise<void> {
+    const { connection, sql } = this.opened();
+    await connection.run(operation, pluginId, true, () => {
+      const before = connection.transaction(() => {
+        const stamp = this.cache && this.stamp(sql);
+        remove();
+        return stamp;
+      });
+      if (before) {
+        this.afterCommit(() => this.cache!.recordDelete(before.key, this.stampAfter(before, sql), pluginId));
+      }
+    });
+  }
+
   /** Cache bookkeeping after a commit: it must never turn a finished write into a failure. */
   private afterCommit(update: () => void): void {
     try {
@@ -289,24 +368,31 @@ export class SqliteStateStorage extends GuardedStorage {
     return parseData(bytes, this.limits);
   }
 
-  private corruptRow(operation: string, pluginId: string, error: unknown): PluginStateError {
-    if (error instanceof PluginStateError) return error;
-    if (!(error instanceof RowError)) throw error;
-    return new SerializationError(
-      `${operation}: the stored state of plugin ${pluginId} in ${this.describeLocation(pluginId)} is corrupt: ${error.message}. ` +
-        'The row is kept as is; restore it from a backup, or delete the state (deleteState) to start over.',
-      { pluginId, operation, location: this.describeLocation(pluginId), cause: error },
-    );
+  private corruptRow(
+    operation: string,
+    pluginId: string,
+    error: unknown,
+    inHistory = false,
+  ): PluginStateError {
+    const table = inHistory ? historyTable(this.table) : this.table;
+    return corruptRowError(operation, pluginId, error, this.locationIn(table, pluginId), inHistory);
   }
 
-  private unreadableRevision(pluginId: PluginId, expectedRevision: number): SerializationError {
-    return new SerializationError(
-      `saveState: the stored row of plugin ${pluginId} in ${this.describeLocation(pluginId)} is corrupt (its revision ` +
-        `is not a whole number), so it cannot be compared with expectedRevision ${expectedRevision}. The row is kept as is; ` +
-        `save without expectedRevision to replace it (the row is then copied to table ${asideTable(this.table)}), or delete the state first.`,
-      { pluginId, operation: 'saveState', location: this.describeLocation(pluginId) },
-    );
+  /** A save's condition on a `column` of the stored row that does not hold a whole number. */
+  private uncomparable(
+    pluginId: PluginId,
+    column: 'revision' | 'version',
+    option: 'expectedRevision' | 'maxStoredVersion',
+    value: number,
+  ): SerializationError {
+    const location = this.describeLocation(pluginId);
+    return uncomparableError(pluginId, location, column, option, value, asideTable(this.table));
   }
+}
+
+/** A revision or version as this library writes them: a whole number >= 1. */
+function isWhole(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
 function closeQuietly(db: SqliteDatabase): void {

@@ -6,6 +6,7 @@ import {
   PermissionError,
   PluginManager,
   PluginStateManager,
+  type PluginStateStorage,
   StorageError,
   ValidationError,
 } from '../../../src/index.js';
@@ -356,5 +357,45 @@ describe('PluginManager.forPlugin', () => {
     assert.throws(() => manager.forPlugin(editorId), /has been shut down/);
     await assert.rejects(handle.get(), StorageError);
     await assert.rejects(handle.set({ data: 2 }), StorageError);
+  });
+});
+
+describe('forPlugin with the storage history', () => {
+  it('takes only expectedRevision from a plugin: the other save options are the host’s', async () => {
+    const inner = new MemoryStateStorage({ history: 0 });
+    const seen: unknown[] = [];
+    const spy: PluginStateStorage = {
+      saveState: (state, options) => {
+        seen.push(options);
+        return inner.saveState(state, options);
+      },
+      loadState: (id) => inner.loadState(id),
+      deleteState: (id) => inner.deleteState(id),
+      listStates: () => inner.listStates(),
+    };
+    const manager = new PluginStateManager(spy);
+    const handle = manager.forPlugin(editorId);
+    await handle.set({ data: 1 });
+    const options = { expectedRevision: 1, keepReplaced: true, maxStoredVersion: 1 };
+    await handle.set({ data: 2 }, options as never);
+    assert.deepEqual(seen, [undefined, { expectedRevision: 1 }]);
+    assert.deepEqual(
+      (await inner.listRevisions(editorId)).map((info) => info.revision),
+      [2],
+      'keepReplaced from a plugin kept nothing',
+    );
+  });
+
+  it('a delete through a handle stays in the storage’s history, for the host to restore', async () => {
+    const storage = new MemoryStateStorage();
+    const manager = new PluginStateManager(storage);
+    const handle = manager.forPlugin(editorId);
+    await handle.set({ data: { tabs: 3 } });
+    await handle.delete();
+    assert.equal(await handle.get(), undefined);
+    const restored = await storage.restoreRevision(editorId, 1);
+    assert.equal(restored.revision, 2);
+    assert.deepEqual((await handle.get())?.data, { tabs: 3 });
+    assert.equal(Object.hasOwn(handle, 'listRevisions'), false, 'the handle offers no history');
   });
 });

@@ -1,12 +1,13 @@
 // The conformance suite through the encryption layer, over memory and file storage: the layer is
-// a storage like any other. Each inner store is created with envelopeLimits(limits), as documented.
+// a storage like any other. Each inner store is created with envelopeLimits(limits), as documented,
+// and keeps the history (the suite's `history` goes to the inner store: the layer keeps none).
 import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FileSystemStateStorage, MemoryStateStorage, type PluginStateStorage } from '../../../src/index.js';
 import { encrypted, envelopeLimits } from '../../../src/layers/encryption/index.js';
-import { describeStorageConformance } from '../../../src/testing/index.js';
+import { describeStorageConformance, type StorageFactoryOptions } from '../../../src/testing/index.js';
 import { newKey } from './helpers.js';
 
 const key = newKey('conformance');
@@ -14,9 +15,10 @@ const older = newKey('conformance-old');
 
 describeStorageConformance(
   'encrypted(MemoryStateStorage)',
-  ({ limits }) => encrypted(new MemoryStateStorage({ limits: envelopeLimits(limits) }), { key, limits }),
+  ({ limits, history }) =>
+    encrypted(new MemoryStateStorage({ limits: envelopeLimits(limits), history }), { key, limits }),
   { describe, it, after },
-  { persistent: false },
+  { persistent: false, history: true },
 );
 
 const root = mkdtempSync(join(tmpdir(), 'plugin-state-encrypted-conformance-'));
@@ -24,8 +26,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let stores = 0;
 const dirs = new WeakMap<PluginStateStorage, string>();
 
-function fileStore(dir: string, limits: Parameters<typeof envelopeLimits>[0]): PluginStateStorage {
-  const store = encrypted(new FileSystemStateStorage(dir, { limits: envelopeLimits(limits) }), {
+function fileStore(dir: string, { limits, history }: StorageFactoryOptions): PluginStateStorage {
+  const store = encrypted(new FileSystemStateStorage(dir, { limits: envelopeLimits(limits), history }), {
     key,
     olderKeys: [older],
     limits,
@@ -36,16 +38,17 @@ function fileStore(dir: string, limits: Parameters<typeof envelopeLimits>[0]): P
 
 describeStorageConformance(
   'encrypted(FileSystemStateStorage)',
-  ({ limits }) => fileStore(join(root, String(stores++)), limits),
+  (options) => fileStore(join(root, String(stores++)), options),
   { describe, it, after },
   {
     persistent: true,
-    reopen: (previous, { limits }) => fileStore(dirs.get(previous)!, limits),
+    reopen: (previous, options) => fileStore(dirs.get(previous)!, options),
     sharedInstances: true,
     corrupt: (storage, id) => {
       const file = join(dirs.get(storage)!, `${id}.json`);
       truncateSync(file, Math.floor(statSync(file).size / 2));
     },
     listWithCorruptRecord: 'skip',
+    history: true,
   },
 );

@@ -24,20 +24,26 @@ for (const kind of kinds) {
     return store;
   };
 
+  // The suite's `history` goes to the PostgreSQL store: history is kept under the layer, encrypted.
   describeStorageConformance(
     `encrypted(PostgresStateStorage) on ${kind === 'pglite' ? 'PGlite' : 'PostgreSQL'}`,
-    async ({ limits }) => layer(await fixture.storage({ limits: envelopeLimits(limits) }), limits),
+    async ({ limits, history }) =>
+      layer(await fixture.storage({ limits: envelopeLimits(limits), history }), limits),
     { describe, it, after },
     {
       persistent: true,
-      reopen: async (previous, { limits }) =>
-        layer(await fixture.storage({ limits: envelopeLimits(limits) }, inners.get(previous)!.table), limits),
+      reopen: async (previous, { limits, history }) =>
+        layer(
+          await fixture.storage({ limits: envelopeLimits(limits), history }, inners.get(previous)!.table),
+          limits,
+        ),
       sharedInstances: true,
       corrupt: async (storage, id) => {
         const { schema, table } = inners.get(storage)!;
         await fixture.corruptRow(schema, table, id);
       },
       listWithCorruptRecord: 'skip',
+      history: true,
     },
   );
 }

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { StateLimits } from '../../../src/core/limits.js';
 import type { PluginStateStorage } from '../../../src/index.js';
 import { encrypted, envelopeLimits } from '../../../src/layers/encryption/index.js';
 import { SqliteStateStorage } from '../../../src/storage/sqlite/index.js';
-import { describeStorageConformance } from '../../../src/testing/index.js';
+import { describeStorageConformance, type StorageFactoryOptions } from '../../../src/testing/index.js';
 import { newKey } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'plugin-state-encrypted-sqlite-'));
@@ -17,19 +16,23 @@ let files = 0;
 const key = newKey('sqlite-conformance');
 const paths = new WeakMap<PluginStateStorage, string>();
 
-function store(path: string, limits: Partial<StateLimits> | undefined): PluginStateStorage {
-  const layer = encrypted(new SqliteStateStorage(path, { limits: envelopeLimits(limits) }), { key, limits });
+/** The suite's `history` goes to the SQLite store: history is kept under the layer, encrypted. */
+function store(path: string, { limits, history }: StorageFactoryOptions): PluginStateStorage {
+  const layer = encrypted(new SqliteStateStorage(path, { limits: envelopeLimits(limits), history }), {
+    key,
+    limits,
+  });
   paths.set(layer, path);
   return layer;
 }
 
 describeStorageConformance(
   'encrypted(SqliteStateStorage)',
-  ({ limits }) => store(join(root, `${files++}.db`), limits),
+  (options) => store(join(root, `${files++}.db`), options),
   { describe, it, after },
   {
     persistent: true,
-    reopen: (previous, { limits }) => store(paths.get(previous)!, limits),
+    reopen: (previous, options) => store(paths.get(previous)!, options),
     sharedInstances: true,
     corrupt: (storage, pluginId) => {
       // Bytes under the layer cut short, written through a connection of its own.
@@ -41,5 +44,6 @@ describeStorageConformance(
       }
     },
     listWithCorruptRecord: 'skip',
+    history: true,
   },
 );

@@ -184,6 +184,70 @@ describe('scanned: policies', () => {
   });
 });
 
+describe('scanned: history', () => {
+  const token = `ghp_${filler(36)}`;
+
+  it('forwards the history methods when the wrapped storage has them, and only then', async () => {
+    const { storage } = layer({ policy: 'refuse' });
+    for (const method of ['listRevisions', 'loadRevision', 'restoreRevision', 'purgeState'] as const) {
+      assert.equal(typeof storage[method], 'function', method);
+    }
+    const inner = new MemoryStateStorage();
+    const bare = scanned({
+      saveState: (state, options) => inner.saveState(state, options),
+      loadState: (id) => inner.loadState(id),
+      deleteState: (id) => inner.deleteState(id),
+      listStates: () => inner.listStates(),
+    });
+    for (const method of ['listRevisions', 'loadRevision', 'restoreRevision', 'purgeState'] as const) {
+      assert.equal(method in bare, false, `no ${method} over a storage without history`);
+    }
+  });
+
+  it('lists, loads, restores and purges through the layer, passing the save options on', async () => {
+    const { storage, reports } = layer({ policy: 'refuse' });
+    const id = randomUUID();
+    await storage.saveState({ ...state(id, { n: 1 }), version: 1 });
+    await storage.saveState(
+      { ...state(id, { n: 2 }), version: 3 },
+      { expectedRevision: 1, keepReplaced: true },
+    );
+    await assert.rejects(
+      storage.saveState(state(id, { n: 3 }), { maxStoredVersion: 2 }),
+      (error: unknown) => (error as { code?: string }).code === 'VERSION_INCOMPATIBLE',
+    );
+    assert.deepEqual(
+      (await storage.listRevisions!(id)).map((info) => [info.revision, info.current]),
+      [
+        [2, true],
+        [1, false],
+      ],
+    );
+    assert.deepEqual((await storage.loadRevision!(id, 1))?.data, { n: 1 });
+    const restored = await storage.restoreRevision!(id, 1, { expectedRevision: 2 });
+    assert.deepEqual([restored.revision, restored.data, restored.version], [3, { n: 1 }, 1]);
+    await storage.purgeState!(id);
+    assert.deepEqual(await storage.listRevisions!(id), []);
+    assert.deepEqual(reports, []);
+  });
+
+  it('a restore is not scanned: it puts back data that is already stored', async () => {
+    // Saved under 'warn' (reported then), restored later through a layer that would refuse it.
+    const inner = new MemoryStateStorage();
+    const warned: StateReport[] = [];
+    const id = randomUUID();
+    await scanned(inner, { onReport: (report) => warned.push(report) }).saveState(state(id, { token }));
+    assert.equal(warned.length, 1, 'the secret was reported when it was saved');
+    await inner.saveState(state(id, { token: null }));
+    const reports: StateReport[] = [];
+    const strict = scanned(inner, { policy: 'refuse', onReport: (report) => reports.push(report) });
+    await assert.rejects(strict.saveState(state(id, { token })), ValidationError, 'a save of it is refused');
+    const restored = await strict.restoreRevision!(id, 1);
+    assert.deepEqual(restored.data, { token });
+    assert.equal(reports.length, 1, 'only the refused save was reported');
+  });
+});
+
 describe('scanned: no secret in any report or error', () => {
   for (const [kind, secret] of SAMPLES) {
     it(`${kind}: ${secret.slice(0, 12).replaceAll('\n', ' ')}… is named by path and kind only`, async () => {
@@ -210,13 +274,13 @@ describe('scanned: no secret in any report or error', () => {
 const conformanceReports: StateReport[] = [];
 describeStorageConformance(
   "scanned(MemoryStateStorage, { policy: 'refuse' })",
-  ({ limits }) =>
-    scanned(new MemoryStateStorage({ limits }), {
+  ({ limits, history }) =>
+    scanned(new MemoryStateStorage({ limits, history }), {
       policy: 'refuse',
       onReport: (report) => conformanceReports.push(report),
     }),
   { describe, it, after },
-  { persistent: false },
+  { persistent: false, history: true },
 );
 
 describe('scanned: the conformance suite’s data', () => {

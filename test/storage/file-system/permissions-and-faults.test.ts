@@ -228,6 +228,16 @@ describe('file storage disk faults', () => {
         }) as FileSystemApi['openSync'],
       }),
     ],
+    [
+      'ENOSPC from linkSync when keeping the replaced revision in history',
+      'ENOSPC',
+      () => ({
+        linkSync: (existing: string, target: string) => {
+          if (target.includes('.json.~')) throw systemError('ENOSPC', 'link', target);
+          nodeFileSystem.linkSync(existing, target);
+        },
+      }),
+    ],
   ];
   for (const [name, code, makeFaults] of diskFull) {
     it(`${name}: a StorageError saying the disk is full; the previous state is byte-identical`, async (t) => {
@@ -255,6 +265,11 @@ describe('file storage disk faults', () => {
         );
         assert.deepEqual(readFileSync(path), bytes, 'the previous file is untouched');
         assert.deepEqual(leftovers(dir), [], 'no temp or lock file is left');
+        assert.deepEqual(
+          readdirSync(dir).filter((file) => file.includes('.json.~')),
+          [],
+          'nothing went into history',
+        );
         assert.equal((await store.loadState(id))?.revision, 1);
       }
       // The faults stop (space was freed): the next save works and continues the revisions.
@@ -305,7 +320,8 @@ describe('file storage disk faults', () => {
     faults.on = false;
     assert.equal(
       (await store.saveState({ pluginId: id, data: 'three', lastModified: new Date() })).revision,
-      1,
+      3,
+      'the delete happened (revision 2 went into history), so numbering goes on from it',
     );
   });
 
@@ -355,23 +371,39 @@ describe('file storage disk faults', () => {
     assert.deepEqual(leftovers(dir), []);
   });
 
-  it('fails a delete whose unlink fails, keeping the state', async (t) => {
-    const { dir, id, path, bytes } = await withSavedState(t);
-    const { fs } = faulty({
-      unlinkSync: (target) => {
-        if (String(target) === path) throw systemError('EROFS', 'unlink', path);
-        nodeFileSystem.unlinkSync(target);
-      },
+  for (const history of [10, 0]) {
+    // With history the delete renames the file to its marker (`~last`); without, it unlinks it.
+    it(`fails a delete whose removal fails, keeping the state (history ${history})`, async (t) => {
+      const { dir, id, path, bytes } = await withSavedState(t);
+      const { fs } = faulty({
+        unlinkSync: (target) => {
+          if (String(target) === path) throw systemError('EROFS', 'unlink', path);
+          nodeFileSystem.unlinkSync(target);
+        },
+        renameSync: (from, to) => {
+          if (String(from) === path) throw systemError('EROFS', 'rename', path);
+          nodeFileSystem.renameSync(from, to);
+        },
+      });
+      const store = new FileSystemStateStorage(dir, { fs, history });
+      t.after(() => store.close());
+      await assert.rejects(
+        store.deleteState(id),
+        (error) => error instanceof PermissionError && error.message.includes(path),
+      );
+      assert.deepEqual(readFileSync(path), bytes);
+      assert.deepEqual(leftovers(dir), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((name) => name.includes('.json.~')),
+        [],
+        'nothing kept twice',
+      );
+      assert.deepEqual(
+        (await store.listRevisions(id)).map((info) => [info.revision, info.current]),
+        [[1, true]],
+      );
     });
-    const store = new FileSystemStateStorage(dir, { fs });
-    t.after(() => store.close());
-    await assert.rejects(
-      store.deleteState(id),
-      (error) => error instanceof PermissionError && error.message.includes(path),
-    );
-    assert.deepEqual(readFileSync(path), bytes);
-    assert.deepEqual(leftovers(dir), []);
-  });
+  }
 
   it('reports a state file it cannot read (EACCES) as a PermissionError, not as missing', async (t) => {
     const { dir, id, path } = await withSavedState(t);

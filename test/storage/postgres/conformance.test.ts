@@ -32,18 +32,19 @@ for (const kind of kinds) {
 
   describeStorageConformance(
     `PostgresStateStorage on ${kind === 'pglite' ? 'PGlite' : 'PostgreSQL'}`,
-    async ({ limits }) => track(await fixture.storage({ limits })),
+    async (options) => track(await fixture.storage(options)),
     { describe, it, after },
     {
       persistent: true,
-      reopen: async (previous, { limits }) =>
-        track(await fixture.storage({ limits }, tables.get(previous as PostgresStateStorage))),
+      reopen: async (previous, options) =>
+        track(await fixture.storage(options, tables.get(previous as PostgresStateStorage))),
       sharedInstances: true,
       corrupt: async (storage, id) => {
         const { schema, table } = storage as PostgresStateStorage;
         await fixture.corruptRow(schema, table, id);
       },
       listWithCorruptRecord: 'skip',
+      history: true,
     },
   );
 }

@@ -117,7 +117,7 @@ describe(`PostgresStateStorage pools on ${fixture.title}`, () => {
 });
 
 describe(`PostgresStateStorage tables on ${fixture.title}`, () => {
-  it('eight instances opening at once on a fresh schema create it, the table and its meta row once', async () => {
+  it('eight instances opening at once on a fresh schema create it, the table, its history and its meta row once', async () => {
     const server = await fixture.server();
     const schema = newSchemaName('plugin_state_race');
     try {
@@ -140,12 +140,12 @@ describe(`PostgresStateStorage tables on ${fixture.title}`, () => {
         'each instance saved into the one shared table',
       );
       const { rows } = await server.admin.query(`SELECT key, value FROM "${schema}".shared_meta`);
-      assert.deepEqual(rows, [{ key: 'schema_version', value: '1' }]);
+      assert.deepEqual(rows, [{ key: 'schema_version', value: '2' }]);
       const tables = await server.admin.query(
         `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1`,
         [schema],
       );
-      assert.equal(tables.rows[0].n, 18, '9 tables, each with its meta table');
+      assert.equal(tables.rows[0].n, 27, '9 tables, each with its history and meta tables');
       await Promise.all([...shared, ...separate].map((storage) => storage.close()));
     } finally {
       await dropSchema(server, schema);
@@ -207,8 +207,12 @@ describe(`PostgresStateStorage tables on ${fixture.title}`, () => {
     }
     const { rows } = await db.query(`SELECT plugin_id, data, owner FROM ${table}`);
     assert.deepEqual(rows, [{ plugin_id: id, data: { kept: true }, owner: 'someone' }]);
-    const meta = await db.query(`SELECT to_regclass($1) AS meta`, [`${table}_meta`]);
+    const meta = await db.query(`SELECT to_regclass($1) AS meta, to_regclass($2) AS history`, [
+      `${table}_meta`,
+      `${table}_history`,
+    ]);
     assert.equal(meta.rows[0].meta, null, 'no meta table was created beside it');
+    assert.equal(meta.rows[0].history, null, 'no history table was created beside it');
     await storage.close();
   });
 
@@ -218,11 +222,11 @@ describe(`PostgresStateStorage tables on ${fixture.title}`, () => {
     await first.saveState(stateOf(id, 'kept'));
     await first.close();
     const db = await admin();
-    await db.query(`UPDATE "${fixture.schema}".from_the_future_meta SET value = '2'`);
+    await db.query(`UPDATE "${fixture.schema}".from_the_future_meta SET value = '3'`);
     const later = await fixture.storage({}, 'from_the_future');
     const error = await rejection(later.open());
     assert.ok(error instanceof StorageError, String(error));
-    assert.match(error.message, /layout version 2.*Upgrade plugin-state/);
+    assert.match(error.message, /layout version 3.*Upgrade plugin-state/);
     const { rows } = await db.query(`SELECT data FROM "${fixture.schema}".from_the_future`);
     assert.deepEqual(rows, [{ data: '"kept"' }]);
     await later.close();
@@ -241,7 +245,7 @@ describe(`PostgresStateStorage tables on ${fixture.title}`, () => {
       );
       assert.deepEqual(
         rows.map((row) => row.tablename),
-        ['States', 'States_meta'],
+        ['States', 'States_history', 'States_meta'],
       );
     } finally {
       await dropSchema(server, schema);
@@ -302,7 +306,8 @@ describe('PostgresStateStorage options', () => {
     ['a table name with a quote', () => new PostgresStateStorage(url, { table: 'x"; DROP TABLE y; --' })],
     ['a table name starting with a digit', () => new PostgresStateStorage(url, { table: '1states' })],
     ['an empty table name', () => new PostgresStateStorage(url, { table: '' })],
-    ['a table name of 59 characters', () => new PostgresStateStorage(url, { table: 't'.repeat(59) })],
+    // 55 at most: `<table>_history` must fit PostgreSQL's 63 characters.
+    ['a table name of 56 characters', () => new PostgresStateStorage(url, { table: 't'.repeat(56) })],
     ['a schema name of 64 characters', () => new PostgresStateStorage(url, { schema: 's'.repeat(64) })],
     ['a reserved pg_ schema', () => new PostgresStateStorage(url, { schema: 'pg_catalog' })],
     ['a zero connect timeout', () => new PostgresStateStorage(url, { connectTimeoutMs: 0 })],
@@ -323,7 +328,7 @@ describe('PostgresStateStorage options', () => {
   }
 
   it('accepts the longest names allowed, and exposes schema and table', () => {
-    const options: PostgresStorageOptions = { schema: `s${'x'.repeat(62)}`, table: `t${'x'.repeat(57)}` };
+    const options: PostgresStorageOptions = { schema: `s${'x'.repeat(62)}`, table: `t${'x'.repeat(54)}` };
     const storage = new PostgresStateStorage(url, options);
     assert.equal(storage.schema, options.schema);
     assert.equal(storage.table, options.table);

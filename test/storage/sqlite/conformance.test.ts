@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { StateLimits } from '../../../src/core/limits.js';
 import type { PluginStateStorage } from '../../../src/index.js';
 import { SqliteStateStorage } from '../../../src/storage/sqlite/index.js';
-import { describeStorageConformance } from '../../../src/testing/index.js';
+import { describeStorageConformance, type StorageFactoryOptions } from '../../../src/testing/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'plugin-state-sqlite-conformance-'));
 let files = 0;
@@ -29,16 +28,17 @@ function corruptThroughOtherConnection(path: string, table: string, pluginId: st
 for (const listCache of [true, false]) {
   describeStorageConformance(
     `SqliteStateStorage on a path (listCache: ${listCache})`,
-    ({ limits }) => new SqliteStateStorage(join(root, `${files++}.db`), { limits, listCache }),
+    (options) => new SqliteStateStorage(join(root, `${files++}.db`), { ...options, listCache }),
     { describe, it, after },
     {
       persistent: true,
-      reopen: (previous, { limits }) =>
-        new SqliteStateStorage((previous as SqliteStateStorage).filename, { limits, listCache }),
+      reopen: (previous, options) =>
+        new SqliteStateStorage((previous as SqliteStateStorage).filename, { ...options, listCache }),
       sharedInstances: true,
       corrupt: (storage, pluginId) =>
         corruptThroughOtherConnection((storage as SqliteStateStorage).filename, 'plugin_states', pluginId),
       listWithCorruptRecord: 'skip',
+      history: true,
     },
   );
 }
@@ -46,21 +46,21 @@ for (const listCache of [true, false]) {
 // The host owns the connection: the store borrows it, and the corrupt hook writes through that very
 // connection (which PRAGMA data_version alone would not notice; total_changes() does).
 const hostOf = new WeakMap<PluginStateStorage, Database.Database>();
-function hostStore(path: string, limits: Partial<StateLimits> | undefined): SqliteStateStorage {
+function hostStore(path: string, options: StorageFactoryOptions): SqliteStateStorage {
   const db = new Database(path);
   hostDatabases.push(db);
-  const store = new SqliteStateStorage(db, { limits, table: 'host_states' });
+  const store = new SqliteStateStorage(db, { ...options, table: 'host_states' });
   hostOf.set(store, db);
   return store;
 }
 
 describeStorageConformance(
   'SqliteStateStorage on a host-owned Database',
-  ({ limits }) => hostStore(join(root, `${files++}.db`), limits),
+  (options) => hostStore(join(root, `${files++}.db`), options),
   { describe, it, after },
   {
     persistent: true,
-    reopen: (previous, { limits }) => hostStore((previous as SqliteStateStorage).filename, limits),
+    reopen: (previous, options) => hostStore((previous as SqliteStateStorage).filename, options),
     sharedInstances: true,
     corrupt: (storage, pluginId) => {
       hostOf
@@ -69,5 +69,6 @@ describeStorageConformance(
         .run('{"soon":"corr', pluginId);
     },
     listWithCorruptRecord: 'skip',
+    history: true,
   },
 );

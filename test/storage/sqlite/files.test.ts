@@ -90,8 +90,12 @@ describe('SqliteStateStorage files', () => {
 
     const db = rawConnection(t, path);
     assert.deepEqual(db.prepare('SELECT key, value FROM plugin_state_meta').all(), [
-      { key: 'plugin_states.schema_version', value: '1' },
+      { key: 'plugin_states.schema_version', value: '2' },
     ]);
+    assert.deepEqual(
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all(),
+      ['plugin_state_meta', 'plugin_states', 'plugin_states_history'],
+    );
     const columns = db
       .prepare('SELECT name, type, "notnull", pk FROM pragma_table_info(\'plugin_states\')')
       .all();
@@ -190,8 +194,8 @@ describe('SqliteStateStorage files', () => {
     ],
     [
       'a schema version from a newer release',
-      "CREATE TABLE plugin_state_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO plugin_state_meta VALUES ('plugin_states.schema_version', '2')",
-      /schema version 2.*newer release/,
+      "CREATE TABLE plugin_state_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO plugin_state_meta VALUES ('plugin_states.schema_version', '3')",
+      /schema version 3.*newer release/,
     ],
   ] as const) {
     it(`refuses ${what}, and changes nothing`, async (t) => {
@@ -222,7 +226,7 @@ describe('SqliteStateStorage files', () => {
     );
     await storeAt(t, path).saveState(stateOf(id, 'adopted'));
     assert.equal(db.prepare('SELECT data FROM plugin_states').pluck().get(), '"adopted"');
-    assert.equal(db.prepare('SELECT value FROM plugin_state_meta').pluck().get(), '1');
+    assert.equal(db.prepare('SELECT value FROM plugin_state_meta').pluck().get(), '2');
   });
 
   it('refuses a folder where the database file should be', async (t) => {

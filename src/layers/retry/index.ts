@@ -1,0 +1,2 @@
+export { type RetryPolicy, retrying } from './retrying.js';
+export { isTransientError } from './transient.js';
