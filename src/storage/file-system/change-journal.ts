@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { errnoCode, type FileSystemApi } from './fs-api.js';
+import { closeQuietly, errnoCode, type FileSystemApi, writeFully } from './fs-api.js';
+import { removeOrRemember } from './leftovers.js';
 import { processStart } from './lock.js';
 
 /** Past this size a writer starts a fresh journal; readers then rescan the folder once. */
 const ROTATE_BYTES = 1024 * 1024;
 export const JOURNAL_FILE = '.changes.log';
+/** A line of the journal: one plugin id (ids are canonical lower-case UUIDs). */
+const JOURNAL_LINE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What changed since a reader last looked. */
 export type JournalChanges = { rescan: true } | { rescan: false; ids: string[] };
@@ -36,7 +39,8 @@ export class ChangeJournal {
     // A journal rotated between our append and our check: append again to the current one.
     for (let attempt = 0; attempt < 5; attempt++) {
       this.writer ??= this.openJournal(constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
-      this.fs.writeSync(this.writer.fd, line, 0, line.length, null);
+      // Every byte: a cut line would join the next writer's id, and readers would miss that change.
+      writeFully(this.fs, this.writer.fd, line, null);
       const current = this.statPath();
       if (current && current.ino === this.writer.ino) {
         if (current.size > this.rotateBytes) this.rotate();
@@ -53,7 +57,7 @@ export class ChangeJournal {
       this.closeReader();
       // Opened before the caller rescans, so nothing recorded during the rescan is missed.
       const opened = this.openJournal(constants.O_RDONLY | constants.O_CREAT);
-      this.reader = { ...opened, offset: this.fs.fstatSync(opened.fd).size };
+      this.reader = { fd: opened.fd, ino: opened.ino, offset: opened.size };
       return { rescan: true };
     }
     if (current.size === this.reader.offset) return { rescan: false, ids: [] };
@@ -62,26 +66,45 @@ export class ChangeJournal {
     const text = bytes.toString('latin1', 0, read);
     const complete = text.lastIndexOf('\n') + 1; // a line still being appended is read next time
     this.reader.offset += complete;
-    return { rescan: false, ids: text.slice(0, complete).split('\n', -1).slice(0, -1) };
+    const ids = text.slice(0, complete).split('\n');
+    ids.pop(); // what follows the last newline: nothing, or a line still being appended
+    // A line that is not one id: a writer failed (or died) part-way through its append and the
+    // next append joined it, or two appends of writers that wrote in pieces interleaved. The ids
+    // it hides are unknown, so the caller rescans the folder: never drop the id that followed.
+    if (!ids.every((id) => JOURNAL_LINE.test(id))) return { rescan: true };
+    return { rescan: false, ids };
   }
 
   close(): void {
-    this.closeWriter();
-    this.closeReader();
+    try {
+      this.closeWriter();
+    } finally {
+      this.closeReader();
+    }
   }
 
   private rotate(): void {
     const temp = `${this.path}.tmp-${process.pid}-${processStart}-${randomBytes(4).toString('hex')}`;
-    this.fs.closeSync(
-      this.fs.openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600),
-    );
-    this.fs.renameSync(temp, this.path);
+    const fd = this.fs.openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      this.fs.closeSync(fd);
+      this.fs.renameSync(temp, this.path);
+    } catch (error) {
+      removeOrRemember(this.fs, temp);
+      throw error;
+    }
     this.closeWriter();
   }
 
-  private openJournal(flags: number): { fd: number; ino: number } {
+  private openJournal(flags: number): { fd: number; ino: number; size: number } {
     const fd = this.fs.openSync(this.path, flags, 0o600);
-    return { fd, ino: this.fs.fstatSync(fd).ino };
+    try {
+      const stats = this.fs.fstatSync(fd);
+      return { fd, ino: stats.ino, size: stats.size };
+    } catch (error) {
+      closeQuietly(this.fs, fd); // not kept anywhere yet: it would never be closed
+      throw error;
+    }
   }
 
   private statPath(): { ino: number; size: number } | undefined {
@@ -94,13 +117,16 @@ export class ChangeJournal {
     }
   }
 
+  // Forgotten before the close: a close that fails has released the descriptor all the same (Linux).
   private closeWriter(): void {
-    if (this.writer) this.fs.closeSync(this.writer.fd);
+    const writer = this.writer;
     this.writer = undefined;
+    if (writer) this.fs.closeSync(writer.fd);
   }
 
   private closeReader(): void {
-    if (this.reader) this.fs.closeSync(this.reader.fd);
+    const reader = this.reader;
     this.reader = undefined;
+    if (reader) this.fs.closeSync(reader.fd);
   }
 }

@@ -9,10 +9,11 @@ import { ChangeJournal, JOURNAL_FILE } from './change-journal.js';
 import { DirectoryIndex, listWithoutCache } from './directory-index.js';
 import { decodeEnvelope, EnvelopeError, encodeEnvelope } from './envelope.js';
 import { fileSystemError } from './errors.js';
-import { errnoCode, type FileSystemApi, nodeFileSystem } from './fs-api.js';
+import { closeQuietly, errnoCode, type FileSystemApi, nodeFileSystem, writeFully } from './fs-api.js';
 import { HistoryFiles } from './history.js';
 import { HistoryReader } from './history-reader.js';
 import { checkStorageHygiene, type UnsafeFolderPolicy } from './hygiene.js';
+import { removeOrRemember, retryLeftovers } from './leftovers.js';
 import { FileLock, isLockHeld, isWriterGone, LockOwner, processStart, sweepDeadLocks } from './lock.js';
 import { inspectStoredFile, type StoredFile } from './stored-file.js';
 
@@ -178,7 +179,7 @@ export class FileSystemStateStorage extends GuardedStorage {
         if (keeps) this.history.keep(path, pluginId, storedRevision, stored);
         this.fs.renameSync(temp, path);
       } catch (error) {
-        removeQuietly(this.fs, temp);
+        removeOrRemember(this.fs, temp);
         // A link made for a save that did not happen is a second name of the state file: not kept.
         if (keeps) this.history.unkeep(pluginId, storedRevision, stored.ino);
         throw error;
@@ -188,7 +189,7 @@ export class FileSystemStateStorage extends GuardedStorage {
         // Keep revisions replaced - keep + 1 … replaced. With 0 kept, `~<replaced>` exists only as a
         // crash leftover, and older ones kept by an earlier save (keepReplaced) may still be there.
         let top = replaced - keepRevisions;
-        if (keepRevisions === 0 && top >= 1 && !this.fs.existsSync(this.history.path(pluginId, top))) top--;
+        if (keepRevisions === 0 && top >= 1 && !this.history.isKept(pluginId, top)) top--;
         this.history.dropThrough(pluginId, top);
       });
       this.syncFolderAfterChange(pluginId, 'saveState', `the new state was written to ${path}`);
@@ -208,7 +209,13 @@ export class FileSystemStateStorage extends GuardedStorage {
       let stored: StoredFile | undefined;
       try {
         stored = inspectStoredFile(this.fs, path, pluginId);
-        if (!stored) return;
+        if (!stored) {
+          // Maybe the repeat that the error of an earlier delete asked for: it removed the state,
+          // then failed to sync the folder. Only an fsync makes that removal durable, and nothing
+          // here tells such a repeat from a delete of a state never saved (a rare call: ~0.1 ms).
+          this.syncFolderAfterChange(pluginId, 'deleteState', `no state is stored at ${path}`);
+          return;
+        }
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
         // A corrupt state file: the user's explicit delete removes it. Its revision is unknown, so
@@ -238,7 +245,7 @@ export class FileSystemStateStorage extends GuardedStorage {
       } else {
         // Nothing is kept, so numbering starts again at 1: every kept revision and the marker go
         // first, the state file last (a crash in between leaves the state, still numbered).
-        const top = this.fs.existsSync(history.path(pluginId, revision)) ? revision : revision - 1;
+        const top = history.isKept(pluginId, revision) ? revision : revision - 1;
         history.dropThrough(pluginId, top);
         history.removeIfPresent(history.markerPath(pluginId));
         this.fs.unlinkSync(path);
@@ -280,8 +287,13 @@ export class FileSystemStateStorage extends GuardedStorage {
       // middle leaves the newest revisions and a numbering that still holds.
       let removed = this.history.removeAll(pluginId);
       removed = this.history.removeIfPresent(this.filePath(pluginId)) || removed;
-      if (removed)
-        this.syncFolderAfterChange(pluginId, 'purgeState', `the files of ${pluginId} were removed`);
+      // Synced even when nothing was left to remove: a repeated purge (after one whose folder
+      // fsync failed) must make the earlier removals durable, as a repeated delete does.
+      this.syncFolderAfterChange(
+        pluginId,
+        'purgeState',
+        removed ? `the files of ${pluginId} were removed` : `no file of ${pluginId} is left`,
+      );
     });
   }
 
@@ -300,10 +312,17 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   protected async closeStore(): Promise<void> {
     this.index?.clear();
-    this.journal.close();
-    this.lockOwner.remove();
-    if (this.dirFd !== undefined) this.fs.closeSync(this.dirFd);
-    this.dirFd = undefined;
+    try {
+      this.journal.close();
+    } finally {
+      // Files whose removal failed (temp files, locks): the faults may be gone by now. Neither
+      // this nor the owner file's removal throws: what still fails is retried by the next open.
+      retryLeftovers(this.fs, this.baseDir);
+      this.lockOwner.remove();
+      const dirFd = this.dirFd;
+      this.dirFd = undefined;
+      if (dirFd !== undefined) this.fs.closeSync(dirFd);
+    }
   }
 
   private scanFolder(): { ids: PluginId[]; locked: PluginId[] } {
@@ -326,6 +345,8 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   /** Runs a write under the state's cross-process lock, mapping system errors to typed ones. */
   private async withLock<T>(pluginId: PluginId, operation: string, task: () => T): Promise<T> {
+    // What earlier operations failed to remove (temp files, locks): no call unless there is some.
+    retryLeftovers(this.fs, this.baseDir);
     const lock = new FileLock(this.fs, this.lockOwner, `${this.filePath(pluginId)}.lock`);
     try {
       await lock.acquire(this.lockTimeoutMs);
@@ -352,7 +373,8 @@ export class FileSystemStateStorage extends GuardedStorage {
 
   /**
    * A lock that cannot be removed must not turn a durable, finished save into a failure; it is
-   * reported, and other writers take it over once this process is gone.
+   * reported. The next operation on the folder (or close, or the next open) of this thread removes
+   * it; until then stores of this thread take it over, and other processes wait for it.
    */
   private releaseLock(lock: FileLock, pluginId: PluginId, operation: string): void {
     try {
@@ -364,7 +386,9 @@ export class FileSystemStateStorage extends GuardedStorage {
         code: 'STORAGE',
         error,
         recovered: false,
-        message: `${operation} of plugin ${pluginId} could not remove its lock file: ${String(error)}`,
+        message:
+          `${operation} of plugin ${pluginId} could not remove its lock file: ${String(error)}. ` +
+          'It is removed by the next operation on the folder or by close; until then other processes wait for it.',
       });
     }
   }
@@ -443,20 +467,17 @@ export class FileSystemStateStorage extends GuardedStorage {
     const temp = `${path}.tmp-${process.pid}-${processStart}-${randomBytes(4).toString('hex')}`;
     const fd = fs.openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      try {
-        let offset = 0;
-        while (offset < bytes.length) {
-          const written = fs.writeSync(fd, bytes, offset, bytes.length - offset, offset);
-          // A plain Error, so that withLock names the plugin and the operation in the StorageError.
-          if (written <= 0) throw new Error(`the write to ${temp} made no progress (0 bytes written)`);
-          offset += written;
-        }
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      writeFully(fs, fd, bytes, 0); // a plain Error on no progress: withLock names plugin and operation
+      fs.fsyncSync(fd);
     } catch (error) {
-      removeQuietly(fs, temp);
+      closeQuietly(fs, fd); // the write's or the fsync's error is the one to report
+      removeOrRemember(fs, temp);
+      throw error;
+    }
+    try {
+      fs.closeSync(fd);
+    } catch (error) {
+      removeOrRemember(fs, temp);
       throw error;
     }
     return temp;
@@ -499,8 +520,13 @@ export class FileSystemStateStorage extends GuardedStorage {
     }
   }
 
-  /** Removes temp files and locks left by processes that died mid-save. */
+  /**
+   * Removes temp files and locks left by processes that died mid-save, and what this thread failed
+   * to remove earlier (leftovers.ts: no operation of it is using those). A temp file of another
+   * live process, or of another thread of this one, may be in use: it stays.
+   */
   private sweepLeftovers(): void {
+    retryLeftovers(this.fs, this.baseDir);
     const locking: string[] = [];
     for (const name of this.fs.readdirSync(this.baseDir)) {
       const temp = TEMP_FILE.exec(name);

@@ -36,8 +36,18 @@ export interface FileSystemApi {
   lstatSync: (path: string) => nodeFs.Stats;
   accessSync: typeof nodeFs.accessSync;
   linkSync: (existingPath: string, newPath: string) => void;
-  /** Whether a path exists, without throwing (and building an Error) when it does not. */
+  /**
+   * Whether a path exists, without throwing (and building an Error) when it does not. Not used by
+   * the backend any more: it answers `false` for every error (EIO, EACCES…) too, so it cannot tell
+   * "absent" from "could not look"; see {@link FileSystemApi.lstatIfExistsSync}.
+   */
   existsSync: (path: string) => boolean;
+  /**
+   * `lstat`, but undefined (no Error built) when the path does not exist; any other error throws.
+   * What the backend asks "is it there?" with: a marker or history file that cannot be looked at
+   * must fail the call, never be taken for absent (a save would number its revision from 1).
+   */
+  lstatIfExistsSync: (path: string) => nodeFs.Stats | undefined;
   chmodSync: (path: string, mode: number) => void;
 }
 
@@ -58,6 +68,7 @@ export const nodeFileSystem: FileSystemApi = {
   accessSync: nodeFs.accessSync,
   linkSync: (existingPath, newPath) => nodeFs.linkSync(existingPath, newPath),
   existsSync: (path) => nodeFs.existsSync(path),
+  lstatIfExistsSync: (path) => nodeFs.lstatSync(path, { throwIfNoEntry: false }),
   chmodSync: (path, mode) => nodeFs.chmodSync(path, mode),
 };
 
@@ -65,4 +76,28 @@ export const nodeFileSystem: FileSystemApi = {
 export function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Writes every byte of `bytes` (`write` may write fewer than asked: a full disk, a signal). With
+ * `position` null, each write appends at the descriptor's offset (O_APPEND). Throws a plain Error
+ * when a write makes no progress, so that the caller names the plugin and the operation.
+ */
+export function writeFully(fs: FileSystemApi, fd: number, bytes: Uint8Array, position: number | null): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const at = position === null ? null : position + offset;
+    const written = fs.writeSync(fd, bytes, offset, bytes.length - offset, at);
+    if (written <= 0) throw new Error(`a write made no progress (${written} bytes written)`);
+    offset += written;
+  }
+}
+
+/** Closes a descriptor while another error is being handled: that error is the one to report. */
+export function closeQuietly(fs: FileSystemApi, fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // the error being handled matters more; the descriptor is released on Linux either way
+  }
 }

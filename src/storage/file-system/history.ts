@@ -13,7 +13,9 @@
 // a second name of the current file (same inode, same revision n); it is never listed twice (a
 // listing skips `~<n>` at or above the current revision), and the next save finds it with EEXIST,
 // sees the same inode and goes on. A `~<n>` that is another file (left by hand, or by a version of
-// the library without history) is replaced atomically (link to a temp name, rename over it).
+// the library without history) is replaced atomically (link to a temp name, rename over it),
+// unless it holds another revision n: then the numbering went wrong somewhere, and the save fails
+// rather than destroy a kept revision.
 // Removals run lowest revision first and the current file (or the marker) last, so a crash in the
 // middle leaves the newest revisions, never a gap below the current one.
 //
@@ -21,15 +23,17 @@
 // current file must learn it without scanning the folder — the benchmarks save 10,000 new ids, and
 // a `readdir` per first save would grow with the folder. A delete therefore renames `<id>.json` to
 // `<id>.json.~last` (after linking it as `~<n>`): one atomic rename that removes the state and
-// leaves the marker, so there is no moment without either. A save that finds no current file asks
-// `existsSync(~last)` (one `access` that builds no Error when absent: the new-id case), reads the
-// marker's header when it is there, and unlinks the marker once the new current file is in place. A
+// leaves the marker, so there is no moment without either. A save that finds no current file looks
+// for `~last` (one `lstat` that builds no Error when absent: the new-id case; any other error fails
+// the save, as "absent" would number it from 1 beside the old revisions), reads the marker's
+// header when it is there, and unlinks the marker once the new current file is in place. A
 // marker left by a crash beside a current file is harmless: the current file gives the numbering,
 // listings ignore the marker, and the next delete replaces it.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { EnvelopeError } from './envelope.js';
 import { errnoCode, type FileSystemApi } from './fs-api.js';
+import { removeOrRemember } from './leftovers.js';
 import { processStart } from './lock.js';
 import { inspectStoredFile } from './stored-file.js';
 
@@ -59,6 +63,11 @@ export class HistoryFiles {
     return join(this.baseDir, `${pluginId}${MARKER_SUFFIX}`);
   }
 
+  /** Whether revision `revision` of the id is kept; throws when that cannot be told (EIO, EACCES…). */
+  isKept(pluginId: string, revision: number): boolean {
+    return this.exists(this.path(pluginId, revision));
+  }
+
   /**
    * Keeps the current file (`stored`, of revision `revision`) in history, right before the rename
    * that replaces it. A `~<revision>` already there is fine when it is this file (a crash between
@@ -70,7 +79,10 @@ export class HistoryFiles {
       this.fs.linkSync(currentPath, target);
     } catch (error) {
       if (errnoCode(error) !== 'EEXIST') throw error;
-      if (this.inodeOf(target) !== stored.ino) this.replaceWithLink(currentPath, target);
+      if (this.inodeOf(target) !== stored.ino) {
+        this.refuseToOverwrite(currentPath, target, pluginId, revision);
+        this.replaceWithLink(currentPath, target);
+      }
     }
     // A state file others may read (written by hand or by an older version) would have become
     // 0600 with its next save; kept in history it must not stay readable. Never the case for a
@@ -112,14 +124,14 @@ export class HistoryFiles {
 
   /**
    * The highest revision kept for an id that has no current file, and whether the marker holds it.
-   * Cheap when nothing was deleted (one `access` of the marker); `scan` (after a corrupt current
+   * Cheap when nothing was deleted (one `lstat` of the marker); `scan` (after a corrupt current
    * file was moved aside, whose revision is unknown) also looks at every `~<n>` in the folder.
    */
   highestKept(pluginId: string, scan: boolean): { revision: number; marker: boolean } {
     const markerPath = this.markerPath(pluginId);
     let marked = 0;
     let marker = false;
-    if (this.fs.existsSync(markerPath)) {
+    if (this.exists(markerPath)) {
       marker = true;
       try {
         marked = inspectStoredFile(this.fs, markerPath, pluginId)?.header.revision ?? 0;
@@ -135,12 +147,14 @@ export class HistoryFiles {
   /**
    * Removes the kept revisions `top` and below, lowest first (a crash leaves the newest, not a
    * gap). History is a run of consecutive revisions, so the run ends at the first one missing:
-   * in the steady state this is two `access` calls and one `unlink`, never a folder scan.
+   * in the steady state this is two `lstat` calls and one `unlink`, never a folder scan.
    */
   dropThrough(pluginId: string, top: number): void {
-    if (top < 1 || !this.fs.existsSync(this.path(pluginId, top))) return;
+    // A lookup that fails throws (the caller reports it) rather than end the run early, which
+    // would leave the revisions below it out of every later drop.
+    if (top < 1 || !this.isKept(pluginId, top)) return;
     let low = top;
-    while (low > 1 && this.fs.existsSync(this.path(pluginId, low - 1))) low--;
+    while (low > 1 && this.isKept(pluginId, low - 1)) low--;
     for (let revision = low; revision <= top; revision++) this.removeIfPresent(this.path(pluginId, revision));
   }
 
@@ -178,6 +192,34 @@ export class HistoryFiles {
     }
   }
 
+  /** Whether `path` exists: false only on ENOENT, any other error throws (never "absent" by mistake). */
+  private exists(path: string): boolean {
+    return this.fs.lstatIfExistsSync(path) !== undefined;
+  }
+
+  /**
+   * A `~<revision>` that is another file than the current one may be replaced only when it is no
+   * kept revision `revision` of another content: a stray, a corrupt file, or a copy of the same
+   * bytes (a backup restored without its hard links). Two different revisions of one number mean
+   * the numbering went wrong; the kept one is never overwritten: the change fails, nothing changed.
+   */
+  private refuseToOverwrite(currentPath: string, target: string, pluginId: string, revision: number): void {
+    let kept: number | undefined;
+    try {
+      kept = inspectStoredFile(this.fs, target, pluginId)?.header.revision;
+    } catch (error) {
+      if (!(error instanceof EnvelopeError)) throw error;
+      return; // corrupt: not a kept revision (listings leave it out), replaced as a stray
+    }
+    if (kept !== revision) return;
+    if (this.fs.readFileSync(target).equals(this.fs.readFileSync(currentPath))) return;
+    // A plain Error: the caller names the plugin and the operation in the StorageError.
+    throw new Error(
+      `${target} already keeps a different revision ${revision} than the one stored in ${currentPath}. ` +
+        'It is kept as is and nothing was changed: move one of the two out of the folder, then repeat the call',
+    );
+  }
+
   private inodeOf(path: string): number | undefined {
     try {
       return this.fs.lstatSync(path).ino;
@@ -195,7 +237,7 @@ export class HistoryFiles {
     try {
       this.fs.renameSync(temp, target);
     } catch (error) {
-      this.removeIfPresent(temp);
+      removeOrRemember(this.fs, temp); // the rename's error is the one to report
       throw error;
     }
   }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageError } from '../../core/errors.js';
-import { errnoCode, type FileSystemApi } from './fs-api.js';
+import { closeQuietly, errnoCode, type FileSystemApi, writeFully } from './fs-api.js';
+import { forgetLeftover, hasLeftoverOf, type Removal, remember, removeOrRemember } from './leftovers.js';
 
 const OWNER_PREFIX = 'plugin-state-lock';
 /** A lock whose owner cannot be checked (another host) is taken as abandoned after this long. */
@@ -23,6 +24,29 @@ function processStartTime(pid: number | 'self'): string | undefined {
 
 const thisHost = hostname();
 export const processStart = processStartTime('self') ?? '0';
+
+/**
+ * The owner texts of this thread's stores (from their first write until their close), and the
+ * locks an operation of this thread holds right now (`<owner text>\n<lock file name>`, taken to
+ * released). A lock naming one of these owners that no operation holds was left by a release that
+ * failed: this process is alive, so no other process may break it, and it is this thread's to
+ * remove (see isAbandoned). Per thread, as module state is: a lock of another thread of this
+ * process counts as live, as it may be held (its thread removes it on its next operation or close).
+ */
+const ownersHere = new Set<string>();
+const heldHere = new Set<string>();
+
+function heldKey(owner: string, lockPath: string): string {
+  return `${owner}\n${basename(lockPath)}`;
+}
+
+/** Removes a lock (or break lock) left by this thread if it still names `owner` and no operation holds it. */
+function leftoverLockRemoval(path: string, owner: string): Removal {
+  return (fs) => {
+    if (heldHere.has(heldKey(owner, path))) return; // taken again: its release removes it
+    if (readOwner(fs, path) === owner) fs.unlinkSync(path);
+  };
+}
 
 interface Owner {
   host: string;
@@ -47,8 +71,12 @@ function isAlive(owner: Owner): boolean {
   return start === undefined || owner.start === '0' || start === owner.start;
 }
 
-/** A lock's owner is gone: on this host, its process is dead; elsewhere, it is older than 30 s. */
+/**
+ * A lock's owner is gone: on this host, its process is dead; elsewhere, it is older than 30 s. A
+ * lock of this thread is abandoned when no operation of it holds the lock: its release failed.
+ */
 function isAbandoned(fs: FileSystemApi, path: string, ownerText: string): boolean {
+  if (ownersHere.has(ownerText)) return !heldHere.has(heldKey(ownerText, path));
   const owner = parseOwner(ownerText);
   if (owner && owner.host === thisHost) return !isAlive(owner);
   try {
@@ -94,14 +122,36 @@ export class LockOwner {
   /** Creates the owner file if it is not there (it may have been removed by hand). */
   ensure(): void {
     if (this.ino !== undefined) return;
+    ownersHere.add(this.text);
     const fd = this.fs.openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    let ino: number;
     try {
-      const bytes = Buffer.from(this.text, 'latin1');
-      this.fs.writeSync(fd, bytes, 0, bytes.length, 0);
-      this.ino = this.fs.fstatSync(fd).ino;
-    } finally {
-      this.fs.closeSync(fd);
+      // Every byte: a cut text names no owner, and a lock linked to it would wait 30 s to be broken.
+      writeFully(this.fs, fd, Buffer.from(this.text, 'latin1'), 0);
+      ino = this.fs.fstatSync(fd).ino;
+    } catch (error) {
+      closeQuietly(this.fs, fd);
+      this.removeUnfinished();
+      throw error;
     }
+    try {
+      this.fs.closeSync(fd);
+    } catch (error) {
+      this.removeUnfinished();
+      throw error;
+    }
+    this.ino = ino;
+    forgetLeftover(this.path); // made anew after a failed attempt: in use, not to be removed
+  }
+
+  /**
+   * An owner file whose creation failed: its inode is unknown, so remove() would skip it, and the
+   * sweep leaves files of a live process alone. Removed now, or by the next operation or close.
+   */
+  private removeUnfinished(): void {
+    removeOrRemember(this.fs, this.path, (fs) => {
+      if (this.ino === undefined) fs.unlinkSync(this.path); // unless a later attempt made it whole
+    });
   }
 
   /** Whether the lock at `path` is this owner's. */
@@ -118,14 +168,14 @@ export class LockOwner {
     this.ino = undefined;
   }
 
+  /** Removes the owner file (on close); what cannot be removed now is retried (leftovers.ts). */
   remove(): void {
-    if (this.ino === undefined) return;
-    this.ino = undefined;
-    try {
-      this.fs.unlinkSync(this.path);
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
+    if (this.ino !== undefined) {
+      this.ino = undefined;
+      removeOrRemember(this.fs, this.path);
     }
+    // Known for as long as a lock naming it is left over, so that it can still be removed.
+    if (!hasLeftoverOf(this.text)) ownersHere.delete(this.text);
   }
 }
 
@@ -136,11 +186,15 @@ export class LockOwner {
  * second lock (`.break`) and re-check, so no live owner's lock is ever removed.
  */
 export class FileLock {
+  private readonly key: string;
+
   constructor(
     private readonly fs: FileSystemApi,
     private readonly owner: LockOwner,
     private readonly path: string,
-  ) {}
+  ) {
+    this.key = heldKey(owner.text, path);
+  }
 
   /** Takes the lock, waiting (without blocking the event loop) up to `timeoutMs`. */
   async acquire(timeoutMs: number): Promise<void> {
@@ -160,20 +214,37 @@ export class FileLock {
     }
   }
 
+  /**
+   * Removes the lock. When that fails, the lock stays on disk naming this live process: it is
+   * remembered, and removed by the next operation on the folder, by close or by the next open of
+   * this thread; until then another store of this thread takes it over (isAbandoned), while other
+   * processes wait for it as for any live owner's lock.
+   */
   release(): void {
-    if (this.owner.holds(this.path)) this.fs.unlinkSync(this.path);
+    heldHere.delete(this.key);
+    try {
+      if (this.owner.holds(this.path)) this.fs.unlinkSync(this.path);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return; // removed meanwhile (by hand): nothing left
+      remember(this.path, leftoverLockRemoval(this.path, this.owner.text), this.owner.text);
+      throw error;
+    }
   }
 
-  /** Removes the lock if its owner is gone (a store opening the folder tidies up so). */
-  breakIfAbandoned(): void {
+  /** Removes the lock if its owner is gone (a store opening the folder tidies up so); true if removed. */
+  breakIfAbandoned(): boolean {
     const holder = readOwner(this.fs, this.path);
-    if (holder !== undefined && isAbandoned(this.fs, this.path, holder)) this.breakAbandoned(holder);
+    return holder !== undefined && isAbandoned(this.fs, this.path, holder) && this.breakAbandoned(holder);
   }
 
   private tryAcquire(): boolean {
-    if (link(this.fs, this.owner, this.path)) return true;
-    this.breakIfAbandoned();
-    return false;
+    if (!link(this.fs, this.owner, this.path)) {
+      // Taken: wait for a live owner; a lock left by a dead one (or by this thread) is removed first.
+      if (!this.breakIfAbandoned() || !link(this.fs, this.owner, this.path)) return false;
+    }
+    heldHere.add(this.key);
+    forgetLeftover(this.path);
+    return true;
   }
 
   /**
@@ -181,19 +252,23 @@ export class FileLock {
    * (A breaker that dies holding the break lock leaves it to be removed the same way; only in that
    * microsecond-wide case can two breakers overlap.)
    */
-  private breakAbandoned(holder: string): void {
+  private breakAbandoned(holder: string): boolean {
     const breakPath = `${this.path}.break`;
     if (!link(this.fs, this.owner, breakPath)) {
       const breaker = readOwner(this.fs, breakPath);
       if (breaker !== undefined && isAbandoned(this.fs, breakPath, breaker)) {
         if (readOwner(this.fs, breakPath) === breaker) removeIfPresent(this.fs, breakPath);
       }
-      return;
+      return false;
     }
     try {
-      if (readOwner(this.fs, this.path) === holder) removeIfPresent(this.fs, this.path);
+      if (readOwner(this.fs, this.path) !== holder) return false;
+      removeIfPresent(this.fs, this.path);
+      return true;
     } finally {
-      this.fs.unlinkSync(breakPath);
+      // A break lock is held only within this synchronous call: one that cannot be removed now is
+      // left over, and removed later (leftovers.ts), as a lock whose release failed.
+      removeOrRemember(this.fs, breakPath, leftoverLockRemoval(breakPath, this.owner.text), this.owner.text);
     }
   }
 
