@@ -65,10 +65,16 @@ describe('fault loop: every fs call of an operation fails, once and for good; no
       });
       after(() => prepared && rmSync(prepared.root, { recursive: true, force: true }));
 
-      for (const { fault, mode } of groups) {
+      // A delete writes no file, so it has no file fsync to fail; every other group must find cases.
+      const applies = ({ fault }: { fault: string }) =>
+        !(scenario.operation === 'delete' && fault === 'fsync (file)');
+      for (const { fault, mode } of groups.filter(applies)) {
         it(`${fault}, ${mode}`, async (t) => {
           const cases = casesOf(prepared).filter((c) => c.fault === fault && c.mode === mode);
-          if (cases.length === 0) return t.skip(`no such call in this sequence`);
+          assert.ok(
+            cases.length > 0,
+            `the recorded sequence has no call for ${fault} (${mode}): the operation changed`,
+          );
           const failedBefore = tally.failures.length;
           const results = await runCases(prepared, cases, tally);
           const count = (test: (r: (typeof results)[number]['result']) => boolean) =>
