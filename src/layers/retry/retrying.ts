@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import { PluginStateError, ValidationError } from '../../core/errors.js';
+import { Reporter } from '../../core/report.js';
 import type { PluginStateStorage } from '../../core/storage.js';
 import type {
   PluginId,
@@ -79,11 +80,13 @@ class RetryingStorage implements PluginStateStorage {
     options?: SaveOptions,
   ) => Promise<PluginState>;
   readonly purgeState?: (pluginId: PluginId) => Promise<void>;
+  private readonly reporter: Reporter;
 
   constructor(
     private readonly inner: PluginStateStorage,
     private readonly policy: Resolved,
   ) {
+    this.reporter = new Reporter(policy.onReport);
     // The history methods exist exactly when the wrapped storage has them.
     if (inner.listRevisions)
       this.listRevisions = (id) => this.run('listRevisions', id, () => inner.listRevisions!(id));
@@ -190,22 +193,17 @@ class RetryingStorage implements PluginStateStorage {
     }
   }
 
+  /** Adds the error's code and drops an unknown plugin id; the shared Reporter shields the hook. */
   private report(
     report: Omit<StateReport, 'pluginId' | 'code'> & { pluginId: string | undefined; error?: unknown },
   ): void {
-    const hook = this.policy.onReport;
-    if (!hook) return;
     const { pluginId, error, ...rest } = report;
-    try {
-      hook({
-        ...rest,
-        ...(pluginId ? { pluginId } : {}),
-        ...(error === undefined ? {} : { error }),
-        ...(error instanceof PluginStateError ? { code: error.code } : {}),
-      });
-    } catch {
-      // A host's logging bug must not change an operation's outcome.
-    }
+    this.reporter.send({
+      ...rest,
+      ...(pluginId ? { pluginId } : {}),
+      ...(error === undefined ? {} : { error }),
+      ...(error instanceof PluginStateError ? { code: error.code } : {}),
+    });
   }
 }
 
