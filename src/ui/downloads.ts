@@ -1,5 +1,6 @@
 // The UI's two downloads: the JSON export and the backup archive, streamed with backpressure.
 import type { ServerResponse } from 'node:http';
+import { EXPORT_FOOTER, exportHeader, exportLine } from '../backup/export-format.js';
 import { backup, type PluginStateStorage } from '../index.js';
 
 function attachment(response: ServerResponse, type: string, extension: string): void {
@@ -31,23 +32,10 @@ async function write(response: ServerResponse, text: string): Promise<void> {
 export async function exportStates(response: ServerResponse, storage: PluginStateStorage): Promise<void> {
   const states = (await storage.listStates()).sort((a, b) => (a.pluginId < b.pluginId ? -1 : 1));
   attachment(response, 'application/json; charset=utf-8', 'json');
-  const head = {
-    format: 'plugin-state-export',
-    formatVersion: 1,
-    exportedAt: new Date().toISOString(),
-  };
-  await write(response, `${JSON.stringify(head).slice(0, -1)},"states":[\n`);
-  for (const [i, state] of states.entries()) {
-    const line = JSON.stringify({
-      pluginId: state.pluginId,
-      version: state.version ?? 1,
-      revision: state.revision ?? null,
-      lastModified: state.lastModified.toISOString(),
-      data: state.data,
-    });
-    await write(response, `${line}${i < states.length - 1 ? ',' : ''}\n`);
-  }
-  response.end(']}\n');
+  await write(response, exportHeader(new Date()));
+  for (const [i, state] of states.entries())
+    await write(response, exportLine(state, i === states.length - 1));
+  response.end(EXPORT_FOOTER);
 }
 
 /** GET /api/backup: the `backup()` archive, with every kept revision when `history`. */

@@ -1,7 +1,7 @@
 // plugin-state export [file]: every current state as one JSON document, to a file or stdout.
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { EXPORT_FOOTER, type ExportedState, exportHeader } from '../export-format.js';
+import { EXPORT_FOOTER, exportHeader, exportLine } from '../../backup/export-format.js';
 import { createAtomicFile } from '../io.js';
 import { addCommonOptions, addExamples, type CommonOptions, optionsOf } from '../options.js';
 import { CliError, Exit } from '../output/errors.js';
@@ -38,14 +38,7 @@ export function registerExport(program: Command): void {
         await sink.write(exportHeader(new Date()));
         let chunk = '';
         for (const [index, state] of states.entries()) {
-          const entry: ExportedState = {
-            pluginId: state.pluginId,
-            version: state.version ?? 1,
-            revision: state.revision ?? null,
-            lastModified: state.lastModified.toISOString(),
-            data: state.data,
-          };
-          chunk += `${JSON.stringify(entry)}${index < states.length - 1 ? ',' : ''}\n`;
+          chunk += exportLine(state, index === states.length - 1);
           if (chunk.length > 64 * 1024) {
             await sink.write(chunk);
             chunk = '';

@@ -1,6 +1,6 @@
 // plugin-state import <file>: the export format back into a storage, checked whole before writing.
 import type { Command } from 'commander';
-import { checkExport, type ImportedState } from '../export-format.js';
+import { checkExport, type ImportedState } from '../../backup/export-format.js';
 import { parseJsonInput, readInput } from '../io.js';
 import { addCommonOptions, addExamples, addJsonOption, type CommonOptions, optionsOf } from '../options.js';
 import { coloursFor } from '../output/colour.js';

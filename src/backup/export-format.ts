@@ -1,7 +1,9 @@
-// The document `export` writes and `import` reads: plain JSON, one state per line inside it, so
+// The document that `plugin-state export` and the web UI's export download write, and that
+// `plugin-state import` reads: plain JSON, one state per line inside it, so
 // it diffs well and `jq` reads it. Only current states; `backup` is the format with history and
 // checksums.
-import { isPluginId, type JsonValue, MemoryStateStorage, PluginStateError } from '../index.js';
+import type { JsonValue, PluginState } from '../core/types.js';
+import { isPluginId, MemoryStateStorage, PluginStateError } from '../index.js';
 
 export const EXPORT_FORMAT = 'plugin-state-export';
 export const EXPORT_FORMAT_VERSION = 1;
@@ -26,6 +28,18 @@ export function exportHeader(exportedAt: Date): string {
 }
 
 export const EXPORT_FOOTER = ']}\n';
+
+/** One state's line of the document; every line but the last ends with a comma. */
+export function exportLine(state: PluginState, last: boolean): string {
+  const entry: ExportedState = {
+    pluginId: state.pluginId,
+    version: state.version ?? 1,
+    revision: state.revision ?? null,
+    lastModified: state.lastModified.toISOString(),
+    data: state.data,
+  };
+  return `${JSON.stringify(entry)}${last ? '' : ','}\n`;
+}
 
 /** What an import may write: checked states, or every problem found (nothing is written then). */
 export type ImportCheck = { ok: true; states: ImportedState[] } | { ok: false; problems: string[] };
